@@ -1,0 +1,289 @@
+/*
+ * libchat - the broker: a chat server's whole logic with no I/O.
+ *
+ * The caller (a TCP server, a WebSocket bridge, a test) owns transports,
+ * clocks and timers. It tells the broker that a peer joined, hands it the
+ * bytes that peer sent, and pulls each peer's output when it can write.
+ * Time is always an argument: monotonic milliseconds from any origin.
+ *
+ * Output is pulled, not pushed (see doc/api.md for why): every byte for a
+ * peer waits in that peer's outbox inside the broker until the caller
+ * consumes it, so the broker knows each peer's backlog exactly and decides
+ * slow consumers itself; fan-out never calls back into the caller. Each
+ * chat line is formatted once into a refcounted buffer that every
+ * recipient's outbox references.
+ *
+ * A typical loop pass:
+ *
+ *     chat_peer_feed(b, p, bytes, n, now);            // for each readable peer
+ *     chat_broker_tick(b, now);                       // when next_deadline passes
+ *     while ((p = chat_broker_next_ready(b))) {       // once per pass
+ *         chat_iov iov[16];
+ *         size_t k = chat_peer_peek(p, iov, 16);
+ *         size_t w = write_somewhere(iov, k);
+ *         chat_peer_consume(b, p, w, now);
+ *         if (chat_peer_close_reason(p) && !chat_peer_pending(p))
+ *             close_transport_then(chat_peer_release(b, p, now));
+ *     }
+ *
+ * Threads: a broker and its peers are not thread-safe; use one broker from
+ * one thread at a time. Brokers share nothing: any number may coexist.
+ */
+#ifndef LIBCHAT_BROKER_H
+#define LIBCHAT_BROKER_H
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct chat_broker chat_broker;
+typedef struct chat_peer chat_peer;
+
+/* No deadline pending (chat_broker_next_deadline). */
+#define CHAT_NO_DEADLINE UINT64_MAX
+
+/* Options for chat_broker_set_option(); defaults are PROTOCOL.md's. */
+typedef enum chat_option {
+    CHAT_OPT_LOGIN_MODE = 1,   /* 0/1: first line is the name. Default 0 */
+    CHAT_OPT_HISTORY,          /* chat lines kept per room. 20; 0 = off */
+    CHAT_OPT_RATE,             /* lines per second per peer. 20; 0 = off */
+    CHAT_OPT_BURST,            /* rate-limit burst. 40 */
+    CHAT_OPT_IDLE_TIMEOUT_MS,  /* no input for this long: closed. 300000; 0 = off */
+    CHAT_OPT_LOGIN_TIMEOUT_MS, /* login mode: no name for this long. 30000; 0 = off */
+    CHAT_OPT_HIGH_WATER,       /* outbox bytes where a peer turns slow. 1 MiB */
+    CHAT_OPT_WRITE_TIMEOUT_MS, /* backlog not moving this long: closed. 30000; 0 = off */
+    CHAT_OPT_MAX_PEERS,        /* peers at once; past it, "Server is full". 0 = no cap */
+    CHAT_OPT_SEED,             /* seeds the name order and hashing. Set before any join */
+} chat_option;
+
+/* Why a peer is closing (chat_peer_close_reason). */
+typedef enum chat_close_reason {
+    CHAT_CLOSE_NONE = 0,      /* open */
+    CHAT_CLOSE_QUIT,          /* /quit, a Ctrl-D line or telnet interrupt: flush, close */
+    CHAT_CLOSE_EOF,           /* chat_peer_eof(): flush what is left, then close */
+    CHAT_CLOSE_IDLE,          /* idle timeout: flush the notice, then close */
+    CHAT_CLOSE_LOGIN_TIMEOUT, /* login mode, no name in time: flush, close */
+    CHAT_CLOSE_FULL,          /* over CHAT_OPT_MAX_PEERS: flush the notice, close */
+    CHAT_CLOSE_SHUTDOWN,      /* chat_broker_shutdown(): flush, close */
+    CHAT_CLOSE_SLOW,          /* backlog past 4x high water: outbox discarded, close now */
+    CHAT_CLOSE_WRITE_TIMEOUT, /* backlog stuck: outbox discarded, close now */
+    CHAT_CLOSE_NOMEM,         /* the broker ran out of memory for this peer: close now */
+} chat_close_reason;
+
+/* Kinds of relayed text, as seen by filters. */
+typedef enum chat_msg_kind {
+    CHAT_KIND_CHAT = 1, /* a room chat line: "{name}: {text}" */
+    CHAT_KIND_ME,       /* /me: "* {name} {text}" */
+    CHAT_KIND_DIRECT,   /* /msg: "from {name}: {text}" */
+} chat_msg_kind;
+
+/* A snapshot of counters (chat_broker_stats). */
+typedef struct chat_stats {
+    uint64_t peers;      /* peers joined and not yet released */
+    uint64_t named;      /* peers holding a name (not closing, logged in) */
+    uint64_t rooms;      /* rooms that exist (each has >= 1 member) */
+    uint64_t messages;   /* chat, /me and direct messages relayed */
+    uint64_t deliveries; /* lines queued to outboxes, all kinds */
+    uint64_t dropped;    /* lines dropped for slow consumers */
+    uint64_t bytes_queued; /* bytes in all outboxes now */
+} chat_stats;
+
+/* ---- broker lifetime ------------------------------------------------- */
+
+/*
+ * Create a broker with PROTOCOL.md's defaults and default room "main".
+ * alloc may be NULL (malloc). On success *out owns the broker.
+ * Errors: CHAT_ERR_NOMEM (*out untouched).
+ */
+CHAT_EXTERN int chat_broker_new(chat_broker **out, const chat_allocator *alloc);
+
+/*
+ * Free the broker, every peer it still holds (without notices) and every
+ * message. Pointers to its peers become invalid. NULL is accepted.
+ */
+CHAT_EXTERN void chat_broker_free(chat_broker *b);
+
+/*
+ * Set an option. Takes effect for what happens next (e.g. a lower history
+ * trims rooms' history lazily). Errors: CHAT_ERR_INVALID for an unknown
+ * option or a value out of range (negative; HIGH_WATER < 2; BURST < 1 when
+ * RATE > 0 is corrected to RATE), CHAT_ERR_STATE for CHAT_OPT_SEED after the
+ * first join.
+ */
+CHAT_EXTERN int chat_broker_set_option(chat_broker *b, chat_option opt,
+                                       int64_t value);
+
+/*
+ * Set the room new peers join (default "main"). The name is copied.
+ * Errors: CHAT_ERR_INVALID if it is not a valid room name, CHAT_ERR_NOMEM.
+ */
+CHAT_EXTERN int chat_broker_set_default_room(chat_broker *b, const char *room);
+
+/* Fill *out (of out_size bytes, sizeof(chat_stats)) with current counters. */
+CHAT_EXTERN void chat_broker_stats(const chat_broker *b, chat_stats *out,
+                                   size_t out_size);
+
+/* ---- peers ------------------------------------------------------------ */
+
+/*
+ * A new connection. The peer gets the greeting (default mode) or waits for
+ * its name (login mode). user is the caller's pointer, returned by
+ * chat_peer_user(). On success *out is the peer, owned by the broker and
+ * valid until the caller passes it to chat_peer_release(), whatever
+ * happens to the connection meanwhile: the broker never frees a peer on
+ * its own. Past CHAT_OPT_MAX_PEERS the peer is still created, with only
+ * "Server is full, try again later" queued and reason CHAT_CLOSE_FULL.
+ * Errors: CHAT_ERR_NOMEM, CHAT_ERR_STATE after chat_broker_shutdown()
+ * (*out untouched).
+ */
+CHAT_EXTERN int chat_broker_join(chat_broker *b, void *user, uint64_t now_ms,
+                                 chat_peer **out);
+
+/*
+ * Bytes the peer sent. All are consumed (data stays the caller's); lines
+ * are executed as they complete and may queue output for any peer. Bytes
+ * after the peer starts closing are ignored. Returns CHAT_OK, or
+ * CHAT_ERR_STATE if the peer is already closing.
+ */
+CHAT_EXTERN int chat_peer_feed(chat_broker *b, chat_peer *p, const void *data,
+                               size_t len, uint64_t now_ms);
+
+/*
+ * The peer's input ended (half-close or EOF). A last line without "\n" is
+ * executed, then the peer leaves (its room is told, its name is free) and
+ * closes with CHAT_CLOSE_EOF once its output is consumed. No-op if closing.
+ */
+CHAT_EXTERN void chat_peer_eof(chat_broker *b, chat_peer *p, uint64_t now_ms);
+
+/*
+ * The transport is gone (reset, error, or closed after a close reason):
+ * if the peer had not left, its room is told now. Frees the peer and its
+ * outbox; p is invalid afterwards. NULL is accepted.
+ */
+CHAT_EXTERN void chat_peer_release(chat_broker *b, chat_peer *p, uint64_t now_ms);
+
+/* The caller's pointer given to chat_broker_join(). */
+CHAT_EXTERN void *chat_peer_user(const chat_peer *p);
+
+/*
+ * The peer's name, NUL-terminated, or NULL before login. Valid until the
+ * next call that may rename or release the peer (feed, tick, release).
+ */
+CHAT_EXTERN const char *chat_peer_name(const chat_peer *p);
+
+/* The name of the peer's room, or NULL if in none. Valid like chat_peer_name. */
+CHAT_EXTERN const char *chat_peer_room(const chat_peer *p);
+
+/* CHAT_CLOSE_NONE while open; otherwise why the caller should close it. */
+CHAT_EXTERN chat_close_reason chat_peer_close_reason(const chat_peer *p);
+
+/* Non-zero for reasons whose pending output is worth flushing first. */
+CHAT_EXTERN int chat_close_reason_flushes(chat_close_reason r);
+
+/* A static lowercase word for a reason ("quit", "idle", ...), for logs. */
+CHAT_EXTERN const char *chat_close_reason_str(chat_close_reason r);
+
+/* ---- output ----------------------------------------------------------- */
+
+/* A piece of output: len bytes at base, owned by the broker. */
+typedef struct chat_iov {
+    const void *base;
+    size_t len;
+} chat_iov;
+
+/*
+ * The next peer that got new output or started closing since it was last
+ * returned, or NULL. Each peer is returned at most once until something
+ * new happens to it, so one loop over this writes each peer once per pass.
+ * A peer whose output the caller could not write completely stays pending;
+ * the caller retries it when its transport is writable.
+ */
+CHAT_EXTERN chat_peer *chat_broker_next_ready(chat_broker *b);
+
+/*
+ * Describe up to max pieces of p's pending output, oldest first, in iov.
+ * Returns how many were filled. The memory is the broker's, valid until the
+ * next consume, feed, tick, release or free that involves this broker.
+ */
+CHAT_EXTERN size_t chat_peer_peek(const chat_peer *p, chat_iov *iov, size_t max);
+
+/* Bytes of output pending for p. */
+CHAT_EXTERN size_t chat_peer_pending(const chat_peer *p);
+
+/*
+ * The caller wrote n bytes (n <= chat_peer_pending) of p's output. Draining
+ * below the low-water mark ends slow-consumer mode ("Server is very busy
+ * and dropped {n} messages, sorry!" is queued) and resets the write timeout.
+ */
+CHAT_EXTERN void chat_peer_consume(chat_broker *b, chat_peer *p, size_t n,
+                                   uint64_t now_ms);
+
+/* ---- time and shutdown ----------------------------------------------- */
+
+/*
+ * Run what is due at now_ms: idle, login and write timeouts. Costs
+ * O(1 + peers that expire). Closing peers appear in chat_broker_next_ready.
+ */
+CHAT_EXTERN void chat_broker_tick(chat_broker *b, uint64_t now_ms);
+
+/*
+ * The earliest time chat_broker_tick has work, or CHAT_NO_DEADLINE. O(1).
+ * Calling tick earlier or later than this is harmless.
+ */
+CHAT_EXTERN uint64_t chat_broker_next_deadline(const chat_broker *b);
+
+/*
+ * Shut down: every open peer gets "Server shutting down..." after whatever
+ * is already pending (slow peers too) and closes with CHAT_CLOSE_SHUTDOWN.
+ * No "left" notices are sent: the shutdown line is each user's last line.
+ * Later joins fail with CHAT_ERR_STATE.
+ */
+CHAT_EXTERN void chat_broker_shutdown(chat_broker *b, uint64_t now_ms);
+
+/* ---- message filters --------------------------------------------------- */
+
+/* What a filter sees. All pointers are valid only during the call. */
+typedef struct chat_filter_msg {
+    chat_msg_kind kind;
+    const char *sender; /* NUL-terminated name */
+    const char *room;   /* sender's room; for DIRECT, NULL */
+    const char *text;   /* the sanitized text, not NUL-terminated */
+    size_t len;         /* 1..CHAT_MAX_LINE */
+} chat_filter_msg;
+
+typedef enum chat_filter_verdict {
+    CHAT_FILTER_ALLOW = 0, /* pass the text on unchanged */
+    CHAT_FILTER_DROP,      /* relay nothing; the sender is not told */
+    CHAT_FILTER_REWRITE,   /* relay the text written to buf instead */
+} chat_filter_verdict;
+
+/*
+ * A filter. For CHAT_FILTER_REWRITE, write the new text to buf (capacity
+ * CHAT_MAX_LINE bytes) and its length to *len. Rewritten text is sanitized
+ * again (control characters removed, trimmed; invalid UTF-8 or an empty
+ * result drops the message). Filters must not call back into the broker.
+ */
+typedef chat_filter_verdict (*chat_filter_fn)(void *ctx,
+                                              const chat_filter_msg *msg,
+                                              char *buf, size_t *len);
+
+/*
+ * Append a filter to the chain; filters run in the order added, each seeing
+ * the previous one's output, before the message is formatted and fanned
+ * out. ctx is the caller's and must outlive the filter's registration.
+ * Errors: CHAT_ERR_INVALID (fn NULL), CHAT_ERR_NOMEM.
+ */
+CHAT_EXTERN int chat_broker_add_filter(chat_broker *b, chat_filter_fn fn,
+                                       void *ctx);
+
+/* Remove the first filter with this fn and ctx. Errors: CHAT_ERR_NOT_FOUND. */
+CHAT_EXTERN int chat_broker_remove_filter(chat_broker *b, chat_filter_fn fn,
+                                          void *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LIBCHAT_BROKER_H */

@@ -1,0 +1,9 @@
+/* libchat - umbrella header: #include <libchat/chat.h> */
+#ifndef LIBCHAT_CHAT_H
+#define LIBCHAT_CHAT_H
+
+#include "common.h"
+#include "framer.h"
+#include "broker.h"
+
+#endif /* LIBCHAT_CHAT_H */
