@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# The two commands of the README:
+#   ./dev.sh run [chatd flags...]  install what is missing, build, start chatd
+#   ./dev.sh test                  install what is missing, build, run every
+#                                  test, again under ASan+UBSan, and print one
+#                                  closing line "N passed, N failed"
+# Works on a fresh Debian/Ubuntu machine; uses sudo only when not root.
+set -euo pipefail
+
+cd "$(dirname "$0")"
+
+# Debian packages the tree needs to build and test (keep in sync with
+# meson.build's dependencies and the test scripts' tools).
+PACKAGES=(
+    meson ninja-build gcc clang pkg-config binutils
+    libevent-dev check libsubunit-dev valgrind libreadline-dev
+)
+
+BUILD_DIR=build
+ASAN_DIR=build-asan
+
+log() { printf 'dev.sh: %s\n' "$*" >&2; }
+
+usage() {
+    cat >&2 <<'EOF'
+usage: ./dev.sh run [chatd flags...]   build and start chatd (127.0.0.1:4242)
+       ./dev.sh test                   build and run all tests (plain + ASan/UBSan)
+EOF
+    exit 2
+}
+
+# Install the packages dpkg does not know as installed. Never prompts, so it
+# also works with no stdin (CI).
+install_missing() {
+    local missing=() pkg sudo=()
+    for pkg in "${PACKAGES[@]}"; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+    done
+    ((${#missing[@]} == 0)) && return 0
+    log "installing: ${missing[*]}"
+    if ((EUID != 0)); then
+        command -v sudo >/dev/null || { log "not root and no sudo: install ${missing[*]} by hand"; exit 1; }
+        sudo=(sudo)
+    fi
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update </dev/null
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y \
+        --no-install-recommends "${missing[@]}" </dev/null
+}
+
+# Configure dir once (later runs let ninja regenerate on its own), then
+# apply the extra options, which is a no-op when they are already set.
+configure() {
+    local dir=$1; shift
+    if [[ ! -f $dir/build.ninja ]]; then
+        if [[ -f $dir/meson-private/coredata.dat ]]; then
+            meson setup --reconfigure "$dir" "$@"
+        else
+            meson setup "$dir" "$@"
+        fi
+    elif (($# > 0)); then
+        meson configure "$dir" "$@"
+    fi
+}
+
+build() {
+    local dir=$1; shift
+    configure "$dir" "$@" && meson compile -C "$dir"
+}
+
+# Totals over all test runs, printed as the closing line.
+PASSED=0 FAILED=0 SKIPPED=0
+
+# Add meson test's summary block (in file $1) to the totals. Expected
+# failures count as passed; timeouts and unexpected passes as failed.
+add_summary() {
+    local key value
+    while IFS=: read -r key value; do
+        value=${value//[^0-9]/}
+        case $key in
+            'Ok' | 'Expected Fail') PASSED=$((PASSED + value)) ;;
+            'Fail' | 'Unexpected Pass' | 'Timeout') FAILED=$((FAILED + value)) ;;
+            'Skipped') SKIPPED=$((SKIPPED + value)) ;;
+        esac
+    done < <(sed 's/\x1b\[[0-9;]*m//g' "$1" |
+        grep -E '^(Ok|Expected Fail|Fail|Unexpected Pass|Skipped|Timeout): +[0-9]+')
+}
+
+# Build in dir with the given options and run its tests. A build failure,
+# or meson test failing without a failed test in its summary (a crash),
+# counts as one failed test so it cannot go unnoticed.
+build_and_test() {
+    local dir=$1; shift
+    local out status=0 failed_before=$FAILED
+    if ! build "$dir" "$@"; then
+        log "build failed in $dir"
+        FAILED=$((FAILED + 1))
+        return
+    fi
+    out=$(mktemp)
+    meson test -C "$dir" --print-errorlogs 2>&1 | tee "$out" || status=$?
+    add_summary "$out"
+    rm -f "$out"
+    if ((status != 0 && FAILED == failed_before)); then
+        log "meson test failed in $dir (exit $status)"
+        FAILED=$((FAILED + 1))
+    fi
+}
+
+cmd_run() {
+    install_missing
+    build "$BUILD_DIR"
+    [[ -x $BUILD_DIR/server/chatd ]] || { log "no $BUILD_DIR/server/chatd was built"; exit 1; }
+    exec "$BUILD_DIR/server/chatd" "$@"
+}
+
+cmd_test() {
+    install_missing
+    build_and_test "$BUILD_DIR"
+    # b_lundef=false: the shared library leaves the sanitizer runtime's
+    # symbols to the executables that load it.
+    build_and_test "$ASAN_DIR" -Db_sanitize=address,undefined -Db_lundef=false
+    local line="$PASSED passed, $FAILED failed"
+    ((SKIPPED > 0)) && line+=", $SKIPPED skipped"
+    printf '%s\n' "$line"
+    ((FAILED == 0))
+}
+
+(($# >= 1)) || usage
+command=$1; shift
+case $command in
+    run) cmd_run "$@" ;;
+    test) (($# == 0)) || usage; cmd_test ;;
+    *) usage ;;
+esac
