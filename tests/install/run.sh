@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Install libchat into a temporary prefix from a fresh build of the source
+# tree, then build and run a program outside the tree against it with
+# exactly: cc prog.c $(pkg-config --cflags --libs libchat)
+# usage: run.sh SOURCE_DIR PROG_C SERVER(true|false)
+set -euo pipefail
+
+src=$1 prog=$2 server=${3:-false}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+prefix=$tmp/prefix
+
+fail() { echo "install test: $*" >&2; exit 1; }
+
+# Its own build dir, so the build under test is untouched and the
+# sanitizer options of the calling build (whose runtime a plain cc
+# program could not load) do not carry over.
+meson setup "$tmp/build" "$src" --prefix="$prefix" -Dtests=false \
+    -Dserver="$server" >"$tmp/setup.log" 2>&1 || { cat "$tmp/setup.log"; fail "meson setup failed"; }
+meson install -C "$tmp/build" >"$tmp/install.log" 2>&1 || { cat "$tmp/install.log"; fail "meson install failed"; }
+
+# Debian puts it in lib/x86_64-linux-gnu/pkgconfig, others in lib/ or lib64/.
+pc=$(find "$prefix" -name libchat.pc -print -quit)
+[[ -n $pc ]] || fail "no libchat.pc installed under $prefix"
+export PKG_CONFIG_PATH=${pc%/*}
+libdir=$(pkg-config --variable=libdir libchat)
+echo "libchat.pc: $pc (libdir $libdir)"
+
+[[ -f $prefix/include/libchat/chat.h ]] || fail "public headers not installed"
+soname=$(objdump -p "$libdir/libchat.so" | awk '$1 == "SONAME" { print $2 }')
+[[ $soname == libchat.so.0 ]] || fail "SONAME is '$soname', want libchat.so.0"
+echo "SONAME $soname"
+
+cp "$prog" "$tmp/prog.c"
+cd "$tmp"
+# shellcheck disable=SC2046 # word splitting is the point
+cc prog.c $(pkg-config --cflags --libs libchat)
+LD_LIBRARY_PATH=$libdir ./a.out || fail "prog failed"
+
+if [[ $server == true ]]; then
+    [[ -x $prefix/bin/chatd ]] || fail "chatd not installed"
+    LD_LIBRARY_PATH=$libdir "$prefix/bin/chatd" --version || fail "chatd --version failed"
+    if [[ -f $src/doc/chatd.1 ]]; then
+        [[ -n $(find "$prefix" -path '*/man1/chatd.1*' -print -quit) ]] ||
+            fail "chatd.1 not installed"
+    fi
+fi
+echo "install test passed"
