@@ -1,0 +1,448 @@
+/*
+ * The broker's public entry points: lifetime, options, peers joining and
+ * feeding bytes, output draining, timeouts and shutdown. Every entry that
+ * can decide a close ends with chat_broker_settle(), so closes never run
+ * in the middle of a fan-out.
+ */
+#include <string.h>
+
+#include "alloc.h"
+#include "broker_int.h"
+#include "text.h"
+
+static const char help_text[] =
+    "Server commands\n"
+    "/help - show this help\n"
+    "/name NAME - change your name (alias: /nick NAME)\n"
+    "/join ROOM - leave your room and join ROOM, creating it if needed\n"
+    "/rooms - list the rooms and how many are in each\n"
+    "/users - list the users in your room\n"
+    "/msg NAME[,NAME...] TEXT - send a direct message\n"
+    "/me TEXT - act something out in your room\n"
+    "/quit - leave the chat";
+
+static void seed_tables(chat_broker *b)
+{
+    uint64_t k0 = b->seed ^ 0x6c696263686174ULL, k1 = b->seed * 0x9E3779B97F4A7C15ULL;
+    chat_map_init(&b->names, offsetof(chat_peer, key), k0, k1);
+    chat_map_init(&b->rooms, offsetof(chat_room, key), k1, k0);
+    chat_namegen_init(&b->gen, b->seed);
+}
+
+int chat_broker_new(chat_broker **out, const chat_allocator *alloc)
+{
+    if (!out)
+        return CHAT_ERR_INVALID;
+    chat_allocator a;
+    chat_allocator_init(&a, alloc);
+    chat_broker *b = chat_mem_calloc(&a, 1, sizeof(*b));
+    if (!b)
+        return CHAT_ERR_NOMEM;
+    b->alloc = a;
+    b->help = chat_msg_cat(&b->alloc, help_text, NULL);
+    if (!b->help) {
+        chat_mem_free(&a, b);
+        return CHAT_ERR_NOMEM;
+    }
+    b->opt = (chat_options){
+        .history = 20, .rate = 20, .burst = 40, .idle_ms = 300000,
+        .login_ms = 30000, .write_ms = 30000, .high_water = 1u << 20,
+    };
+    memcpy(b->default_room, "main", 5);
+    /* Without CHAT_OPT_SEED, where the broker landed (ASLR) varies runs. */
+    b->seed = (uint64_t)(uintptr_t)b;
+    seed_tables(b);
+    chat_list_init(&b->all);
+    chat_list_init(&b->idle);
+    chat_list_init(&b->login);
+    chat_list_init(&b->writes);
+    chat_list_init(&b->ready);
+    chat_list_init(&b->doomed);
+    *out = b;
+    return CHAT_OK;
+}
+
+static void peer_free(chat_broker *b, chat_peer *p)
+{
+    chat_outbox_clear(&p->out, &b->alloc);
+    chat_framer_clear(&p->framer);
+    chat_mem_free(&b->alloc, p);
+}
+
+void chat_broker_free(chat_broker *b)
+{
+    if (!b)
+        return;
+    chat_link *l;
+    while ((l = chat_list_first(&b->all))) {
+        chat_list_remove(l);
+        peer_free(b, CHAT_CONTAINER(l, chat_peer, all_link));
+    }
+    chat_room_free_all(b);
+    chat_map_free(&b->names, &b->alloc);
+    chat_msg_unref(&b->alloc, b->help);
+    chat_mem_free(&b->alloc, b->filters);
+    chat_allocator a = b->alloc;
+    chat_mem_free(&a, b);
+}
+
+#define MAX_MS ((int64_t)1 << 40)  /* about 35 years */
+#define MAX_RATE 1000000           /* keeps token arithmetic in range */
+
+static int in_range(int64_t v, int64_t lo, int64_t hi) { return v >= lo && v <= hi; }
+
+int chat_broker_set_option(chat_broker *b, chat_option opt, int64_t v)
+{
+    chat_options *o = &b->opt;
+    switch (opt) {
+    case CHAT_OPT_LOGIN_MODE:
+        if (!in_range(v, 0, 1)) return CHAT_ERR_INVALID;
+        o->login = (int)v;
+        return CHAT_OK;
+    case CHAT_OPT_HISTORY:
+        if (!in_range(v, 0, 100000)) return CHAT_ERR_INVALID;
+        o->history = (uint32_t)v;
+        return CHAT_OK;
+    case CHAT_OPT_RATE:
+        if (!in_range(v, 0, MAX_RATE)) return CHAT_ERR_INVALID;
+        o->rate = (uint32_t)v;
+        return CHAT_OK;
+    case CHAT_OPT_BURST:
+        if (!in_range(v, 0, MAX_RATE)) return CHAT_ERR_INVALID;
+        o->burst = (uint32_t)v;
+        return CHAT_OK;
+    case CHAT_OPT_IDLE_TIMEOUT_MS:
+    case CHAT_OPT_LOGIN_TIMEOUT_MS:
+    case CHAT_OPT_WRITE_TIMEOUT_MS:
+        if (!in_range(v, 0, MAX_MS)) return CHAT_ERR_INVALID;
+        *(opt == CHAT_OPT_IDLE_TIMEOUT_MS ? &o->idle_ms
+          : opt == CHAT_OPT_LOGIN_TIMEOUT_MS ? &o->login_ms
+                                             : &o->write_ms) = (uint64_t)v;
+        return CHAT_OK;
+    case CHAT_OPT_HIGH_WATER:
+        if (!in_range(v, 2, (int64_t)1 << 40)) return CHAT_ERR_INVALID;
+        o->high_water = (size_t)v;
+        return CHAT_OK;
+    case CHAT_OPT_MAX_PEERS:
+        if (v < 0) return CHAT_ERR_INVALID;
+        o->max_peers = (uint64_t)v;
+        return CHAT_OK;
+    case CHAT_OPT_SEED:
+        if (b->names.count || !chat_list_empty(&b->all)) return CHAT_ERR_STATE;
+        b->seed = (uint64_t)v;
+        seed_tables(b);
+        return CHAT_OK;
+    }
+    return CHAT_ERR_INVALID;
+}
+
+int chat_broker_set_default_room(chat_broker *b, const char *room)
+{
+    if (!room || !chat_name_valid(room, strlen(room)))
+        return CHAT_ERR_INVALID;
+    memcpy(b->default_room, room, strlen(room) + 1);
+    return CHAT_OK;
+}
+
+void chat_broker_stats(const chat_broker *b, chat_stats *out, size_t out_size)
+{
+    chat_stats s = b->stats;
+    memcpy(out, &s, out_size < sizeof(s) ? out_size : sizeof(s));
+}
+
+/* ---- peers ---- */
+
+static int name_taken(void *ctx, const char *name)
+{
+    chat_broker *b = ctx;
+    char key[32];
+    chat_fold(key, name, strlen(name));
+    return chat_map_find(&b->names, key) != NULL;
+}
+
+/* Default mode: a generated name, then the greeting. */
+static void start_named(chat_broker *b, chat_peer *p)
+{
+    char name[32];
+    int plain = 0;
+    if (chat_namegen_next(&b->gen, name, name_taken, b, &plain)) {
+        chat_peer_replyf(b, p, "Server is full, try again later", NULL);
+        chat_peer_doom(b, p, CHAT_CLOSE_FULL);
+        return;
+    }
+    if (chat_peer_set_name(b, p, name, strlen(name))) {
+        chat_peer_doom(b, p, CHAT_CLOSE_NOMEM);
+        return;
+    }
+    p->plain_name = (uint8_t)plain;
+    b->gen.in_use += (uint32_t)plain;
+    p->state = PEER_ACTIVE;
+    chat_list_push_back(&b->idle, &p->time_link);
+    chat_peer_welcome(b, p);
+}
+
+int chat_broker_join(chat_broker *b, void *user, uint64_t now_ms,
+                     chat_peer **out)
+{
+    if (!b || !out)
+        return CHAT_ERR_INVALID;
+    if (b->shutdown)
+        return CHAT_ERR_STATE;
+    chat_peer *p = chat_mem_calloc(&b->alloc, 1, sizeof(*p));
+    if (!p)
+        return CHAT_ERR_NOMEM;
+    b->now = now_ms;
+    p->user = user;
+    p->state = PEER_LOGIN;
+    p->last_input_ms = now_ms;
+    chat_list_init(&p->room_link);
+    chat_list_init(&p->time_link);
+    chat_list_init(&p->write_link);
+    chat_list_init(&p->ready_link);
+    chat_list_push_back(&b->all, &p->all_link);
+    chat_framer_init(&p->framer, &b->alloc, CHAT_MAX_LINE, CHAT_FRAMER_TELNET);
+    chat_bucket_init(&p->bucket, now_ms, b->opt.burst);
+    b->stats.peers++;
+    if (b->opt.max_peers && b->n_peers >= b->opt.max_peers) {
+        chat_peer_replyf(b, p, "Server is full, try again later", NULL);
+        chat_peer_doom(b, p, CHAT_CLOSE_FULL);
+    } else {
+        b->n_peers++;
+        p->counted = 1;
+        if (b->opt.login)
+            chat_list_push_back(&b->login, &p->time_link);
+        else
+            start_named(b, p);
+    }
+    chat_broker_settle(b);
+    *out = p;
+    return CHAT_OK;
+}
+
+/* Framer events of one peer, executed as they complete. */
+static void rate_notice(chat_broker *b, chat_peer *p)
+{
+    if (p->rate_noticed && b->now - p->last_notice_ms < 1000)
+        return;
+    p->rate_noticed = 1;
+    p->last_notice_ms = b->now;
+    chat_peer_replyf(b, p, "You are sending too fast, slow down", NULL);
+}
+
+static int on_frame(void *ctx, chat_frame_event ev, const char *line,
+                    size_t len)
+{
+    chat_peer *p = ctx;
+    chat_broker *b = p->broker;
+    if (chat_peer_done(p))
+        return 1;
+    if (ev == CHAT_FRAME_INTERRUPT) {
+        chat_peer_replyf(b, p, "Bye!", NULL);
+        chat_peer_doom(b, p, CHAT_CLOSE_QUIT);
+    } else if (!chat_bucket_take(&p->bucket, b->now, b->opt.rate,
+                                 b->opt.burst ? b->opt.burst : 1)) {
+        rate_notice(b, p);
+    } else if (ev == CHAT_FRAME_TOO_LONG) {
+        chat_peer_replyf(b, p, "Messages can only be 400 bytes long", NULL);
+    } else if (ev == CHAT_FRAME_NOMEM) {
+        chat_peer_doom(b, p, CHAT_CLOSE_NOMEM);
+    } else {
+        chat_line(b, p, line, len);
+    }
+    return chat_peer_done(p);
+}
+
+int chat_peer_feed(chat_broker *b, chat_peer *p, const void *data, size_t len,
+                   uint64_t now_ms)
+{
+    b->now = now_ms;
+    if (chat_peer_done(p))
+        return CHAT_ERR_STATE;
+    /* Any input counts as activity; login peers are timed from joining. */
+    p->last_input_ms = now_ms;
+    if (p->state == PEER_ACTIVE)
+        chat_list_move_back(&b->idle, &p->time_link);
+    p->broker = b;
+    chat_framer_feed(&p->framer, data, len, on_frame, p);
+    chat_broker_settle(b);
+    return CHAT_OK;
+}
+
+void chat_peer_eof(chat_broker *b, chat_peer *p, uint64_t now_ms)
+{
+    b->now = now_ms;
+    if (chat_peer_done(p))
+        return;
+    p->broker = b;
+    chat_framer_finish(&p->framer, on_frame, p);
+    if (!chat_peer_done(p))
+        chat_peer_doom(b, p, CHAT_CLOSE_EOF);
+    chat_broker_settle(b);
+}
+
+void chat_peer_release(chat_broker *b, chat_peer *p, uint64_t now_ms)
+{
+    if (!p)
+        return;
+    b->now = now_ms;
+    if (p->state != PEER_CLOSING)
+        chat_peer_close(b, p, p->doomed ? (chat_close_reason)p->reason
+                                        : CHAT_CLOSE_EOF);
+    b->stats.bytes_queued -= p->out.bytes;
+    chat_list_remove(&p->ready_link);
+    chat_list_remove(&p->write_link);
+    chat_list_remove(&p->all_link);
+    if (p->counted)
+        b->n_peers--;
+    b->stats.peers--;
+    peer_free(b, p);
+    chat_broker_settle(b);
+}
+
+void *chat_peer_user(const chat_peer *p) { return p->user; }
+
+const char *chat_peer_name(const chat_peer *p)
+{
+    return p->name[0] ? p->name : NULL;
+}
+
+const char *chat_peer_room(const chat_peer *p)
+{
+    return p->room ? p->room->name : NULL;
+}
+
+chat_close_reason chat_peer_close_reason(const chat_peer *p)
+{
+    return p->state == PEER_CLOSING ? (chat_close_reason)p->reason
+                                    : CHAT_CLOSE_NONE;
+}
+
+/* ---- output ---- */
+
+chat_peer *chat_broker_next_ready(chat_broker *b)
+{
+    chat_link *l = chat_list_first(&b->ready);
+    if (!l)
+        return NULL;
+    chat_list_remove(l);
+    chat_peer *p = CHAT_CONTAINER(l, chat_peer, ready_link);
+    p->ready = 0;
+    return p;
+}
+
+size_t chat_peer_peek(const chat_peer *p, chat_iov *iov, size_t max)
+{
+    return chat_outbox_peek(&p->out, iov, max);
+}
+
+size_t chat_peer_pending(const chat_peer *p) { return p->out.bytes; }
+
+void chat_peer_consume(chat_broker *b, chat_peer *p, size_t n, uint64_t now_ms)
+{
+    b->now = now_ms;
+    if (n > p->out.bytes)
+        n = p->out.bytes;
+    if (n == 0)
+        return;
+    chat_outbox_consume(&p->out, &b->alloc, n);
+    b->stats.bytes_queued -= n;
+    p->last_progress_ms = now_ms;
+    if (p->out.count == 0)
+        chat_list_remove(&p->write_link);
+    else
+        chat_list_move_back(&b->writes, &p->write_link);
+    /* Below the low-water mark a slow peer gets traffic again, told how
+     * much it missed, so received + dropped adds up to what was sent. */
+    if (p->slow && p->out.bytes < b->opt.high_water / 2) {
+        p->slow = 0;
+        if (p->dropped) {
+            chat_msgb mb;
+            chat_msgb_init(&mb, &b->alloc, 64);
+            chat_msgb_str(&mb, "Server is very busy and dropped ");
+            chat_msgb_uint(&mb, p->dropped);
+            chat_msgb_str(&mb, " messages, sorry!");
+            chat_msg *m = chat_msgb_end(&mb);
+            p->dropped = 0;
+            chat_peer_reply(b, p, m);
+            chat_msg_unref(&b->alloc, m);
+        }
+    }
+    chat_broker_settle(b);
+}
+
+/* ---- time and shutdown ---- */
+
+static chat_peer *head_of(chat_link *list, size_t offset)
+{
+    chat_link *l = chat_list_first(list);
+    return l ? (chat_peer *)(void *)((char *)l - offset) : NULL;
+}
+
+#define IDLE_HEAD(b) head_of(&(b)->idle, offsetof(chat_peer, time_link))
+#define LOGIN_HEAD(b) head_of(&(b)->login, offsetof(chat_peer, time_link))
+#define WRITE_HEAD(b) head_of(&(b)->writes, offsetof(chat_peer, write_link))
+
+static int due(uint64_t since, uint64_t timeout, uint64_t now)
+{
+    return timeout && since + timeout <= now;
+}
+
+void chat_broker_tick(chat_broker *b, uint64_t now_ms)
+{
+    chat_peer *p;
+    b->now = now_ms;
+    /* Each list is in time order, so only expired heads are touched. */
+    while ((p = IDLE_HEAD(b)) && due(p->last_input_ms, b->opt.idle_ms, now_ms)) {
+        chat_peer_replyf(b, p, "Disconnected for inactivity", NULL);
+        chat_peer_doom(b, p, CHAT_CLOSE_IDLE); /* leaves the idle list */
+    }
+    while ((p = LOGIN_HEAD(b)) && due(p->last_input_ms, b->opt.login_ms, now_ms)) {
+        chat_peer_replyf(b, p, "Disconnected for inactivity", NULL);
+        chat_peer_doom(b, p, CHAT_CLOSE_LOGIN_TIMEOUT);
+    }
+    while ((p = WRITE_HEAD(b)) &&
+           due(p->last_progress_ms, b->opt.write_ms, now_ms)) {
+        chat_list_remove(&p->write_link);
+        chat_peer_doom(b, p, CHAT_CLOSE_WRITE_TIMEOUT);
+    }
+    chat_broker_settle(b);
+}
+
+static uint64_t earliest(uint64_t cur, chat_peer *p, uint64_t since,
+                         uint64_t timeout)
+{
+    if (!p || !timeout)
+        return cur;
+    uint64_t t = since + timeout;
+    return t < cur ? t : cur;
+}
+
+uint64_t chat_broker_next_deadline(const chat_broker *b)
+{
+    chat_broker *mb = (chat_broker *)(uintptr_t)b; /* lists are read only */
+    uint64_t t = CHAT_NO_DEADLINE;
+    chat_peer *p = IDLE_HEAD(mb);
+    t = earliest(t, p, p ? p->last_input_ms : 0, b->opt.idle_ms);
+    p = LOGIN_HEAD(mb);
+    t = earliest(t, p, p ? p->last_input_ms : 0, b->opt.login_ms);
+    p = WRITE_HEAD(mb);
+    t = earliest(t, p, p ? p->last_progress_ms : 0, b->opt.write_ms);
+    return t;
+}
+
+void chat_broker_shutdown(chat_broker *b, uint64_t now_ms)
+{
+    b->now = now_ms;
+    b->shutdown = 1;
+    chat_msg *bye = chat_msg_cat(&b->alloc, "Server shutting down...", NULL);
+    for (chat_link *l = b->all.next; l != &b->all; l = l->next) {
+        chat_peer *p = CHAT_CONTAINER(l, chat_peer, all_link);
+        if (p->state == PEER_CLOSING)
+            continue;
+        chat_peer_reply_always(b, p, bye); /* slow peers get it too */
+        chat_peer_close(b, p, p->doomed ? (chat_close_reason)p->reason
+                                        : CHAT_CLOSE_SHUTDOWN);
+    }
+    chat_msg_unref(&b->alloc, bye);
+    chat_broker_settle(b);
+}

@@ -1,0 +1,156 @@
+/*
+ * The broker's internal structures, shared by the lib/ modules (and the
+ * unit tests through the internal static library). Not installed.
+ */
+#ifndef CHAT_BROKER_INT_H
+#define CHAT_BROKER_INT_H
+
+#include <libchat/broker.h>
+
+#include "framer_int.h"
+#include "history.h"
+#include "list.h"
+#include "map.h"
+#include "message.h"
+#include "names.h"
+#include "outbox.h"
+#include "ratelimit.h"
+
+#define CHAT_KEY_SIZE (CHAT_NAME_MAX + 1)
+
+typedef struct chat_room {
+    char key[CHAT_KEY_SIZE];  /* folded name: the map key */
+    char name[CHAT_KEY_SIZE]; /* spelling it was created with */
+    uint32_t count;           /* members */
+    chat_link members;        /* of chat_peer.room_link */
+    chat_history history;
+} chat_room;
+
+typedef enum peer_state {
+    PEER_LOGIN,   /* login mode, no valid name yet */
+    PEER_ACTIVE,  /* named, in a room */
+    PEER_CLOSING, /* left; waiting for the caller to flush and release */
+} peer_state;
+
+struct chat_peer {
+    char key[CHAT_KEY_SIZE];  /* folded name: the names map key */
+    char name[CHAT_KEY_SIZE];
+    void *user;
+    chat_room *room;
+    uint8_t state;            /* peer_state */
+    uint8_t reason;           /* chat_close_reason once closing */
+    uint8_t slow;             /* dropping others' traffic */
+    uint8_t plain_name;       /* holds a generator combination */
+    uint8_t ready;            /* on the broker's ready list */
+    uint8_t doomed;           /* on the broker's doomed list */
+    uint8_t counted;          /* counts against CHAT_OPT_MAX_PEERS */
+    chat_broker *broker;      /* for framer callbacks */
+    chat_link room_link;      /* room members */
+    chat_link time_link;      /* broker idle or login list, by last input;
+                                 the doomed list once a close is decided */
+    chat_link write_link;     /* broker write list while output is pending */
+    chat_link ready_link;     /* broker ready list */
+    chat_link all_link;       /* every peer, for shutdown and free */
+    chat_outbox out;
+    uint64_t last_input_ms;   /* idle and login timeouts */
+    uint64_t last_progress_ms;/* write timeout: output last moved */
+    uint64_t last_notice_ms;  /* rate-limit notice, at most once a second */
+    uint64_t dropped;         /* others' lines dropped while slow */
+    chat_bucket bucket;
+    uint8_t rate_noticed;     /* a rate notice was ever sent */
+    chat_framer framer;
+};
+
+typedef struct chat_filter_entry {
+    chat_filter_fn fn;
+    void *ctx;
+} chat_filter_entry;
+
+typedef struct chat_options {
+    int login;
+    uint32_t history, rate, burst;
+    uint64_t idle_ms, login_ms, write_ms;
+    size_t high_water;
+    uint64_t max_peers;
+} chat_options;
+
+struct chat_broker {
+    chat_allocator alloc;
+    chat_options opt;
+    char default_room[CHAT_KEY_SIZE];
+    uint64_t seed;
+    uint64_t now;             /* the latest time passed in */
+    int shutdown;
+    chat_map names;           /* folded name -> chat_peer */
+    chat_map rooms;           /* folded name -> chat_room */
+    chat_namegen gen;
+    chat_link all;            /* every unreleased peer */
+    chat_link idle;           /* active peers, least recent input first */
+    chat_link login;          /* login-mode peers, oldest first */
+    chat_link writes;         /* peers with output, least recent progress first */
+    chat_link ready;          /* peers with news for the caller */
+    chat_link doomed;         /* closes decided mid-operation, run after it */
+    chat_msg *help;           /* the help text, formatted once */
+    chat_filter_entry *filters;
+    size_t n_filters;
+    uint64_t n_peers;         /* unreleased peers not turned away as full */
+    chat_stats stats;
+};
+
+/* ---- peer.c: delivery and lifecycle ---- */
+
+/* Queue a reply to p's own action: never dropped for slowness. */
+void chat_peer_reply(chat_broker *b, chat_peer *p, chat_msg *m);
+/* Queue m past every limit (the shutdown line). */
+void chat_peer_reply_always(chat_broker *b, chat_peer *p, chat_msg *m);
+/* Queue a reply built from NUL-terminated pieces (NULL-terminated list). */
+void chat_peer_replyf(chat_broker *b, chat_peer *p, ...);
+/* Queue what others send: dropped and counted while p is slow. */
+void chat_peer_deliver(chat_broker *b, chat_peer *p, chat_msg *m);
+/* Decide to close p: it stops taking input at once; the close itself runs
+ * when the current operation ends (chat_broker_settle), so no peer leaves
+ * a room while that room is being iterated. */
+void chat_peer_doom(chat_broker *b, chat_peer *p, chat_close_reason reason);
+/* Close p now: leave the room (with notice unless shutdown), free the
+ * name, discard output for reasons that do not flush. */
+void chat_peer_close(chat_broker *b, chat_peer *p, chat_close_reason reason);
+/* Non-zero if p takes no more input (closing or doomed). */
+int chat_peer_done(const chat_peer *p);
+/* Run the closes decided during an operation; every API entry ends so. */
+void chat_broker_settle(chat_broker *b);
+/* Put p on the ready list if it is not there. */
+void chat_peer_mark_ready(chat_broker *b, chat_peer *p);
+/* Give p a name (registered in the names map). */
+int chat_peer_set_name(chat_broker *b, chat_peer *p, const char *name,
+                       size_t len);
+/* Greeting after a name: help, You are, then join the default room. */
+void chat_peer_welcome(chat_broker *b, chat_peer *p);
+
+/* ---- room.c ---- */
+
+chat_room *chat_room_find(chat_broker *b, const char *name, size_t len);
+/* Move p into the room named name (created if needed); p gets history and
+ * "You joined"; the old room gets "left", the new one "joined". */
+int chat_room_enter(chat_broker *b, chat_peer *p, const char *name, size_t len);
+/* Take p out of its room; notify the rest if notify; drop an empty room. */
+void chat_room_leave(chat_broker *b, chat_peer *p, int notify);
+/* Send m to every member (as others' traffic). */
+void chat_room_broadcast(chat_broker *b, chat_room *r, chat_msg *m);
+/* Keep a chat line in the room's history. */
+void chat_room_remember(chat_broker *b, chat_room *r, chat_msg *m);
+void chat_room_free_all(chat_broker *b);
+
+/* ---- command.c ---- */
+
+/* Execute one framed line from p. */
+void chat_line(chat_broker *b, chat_peer *p, const char *line, size_t len);
+
+/* ---- filter.c ---- */
+
+/* Run the chain over (*text, *len); returns 0 to drop the message, else
+ * (*text, *len) is what to relay: the input, or rewritten text in scratch
+ * (CHAT_MAX_LINE bytes). */
+int chat_filters_run(chat_broker *b, chat_msg_kind kind, const chat_peer *from,
+                     const char **text, size_t *len, char *scratch);
+
+#endif

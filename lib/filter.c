@@ -1,0 +1,65 @@
+/* The message-filter chain: moderation, logging and bots plug in here. */
+#include <string.h>
+
+#include "alloc.h"
+#include "broker_int.h"
+#include "text.h"
+
+int chat_filters_run(chat_broker *b, chat_msg_kind kind, const chat_peer *from,
+                     const char **text, size_t *len, char *scratch)
+{
+    for (size_t i = 0; i < b->n_filters; i++) {
+        chat_filter_msg m = {
+            .kind = kind,
+            .sender = from->name,
+            .room = kind == CHAT_KIND_DIRECT ? NULL : from->room->name,
+            .text = *text,
+            .len = *len,
+        };
+        char buf[CHAT_MAX_LINE];
+        size_t n = 0;
+        chat_filter_verdict v = b->filters[i].fn(b->filters[i].ctx, &m, buf, &n);
+        if (v == CHAT_FILTER_DROP)
+            return 0;
+        if (v != CHAT_FILTER_REWRITE)
+            continue;
+        /* A filter's text obeys the same rules as a user's. */
+        if (n > CHAT_MAX_LINE || !chat_utf8_valid(buf, n))
+            return 0;
+        n = chat_text_sanitize(scratch, buf, n);
+        if (n == 0)
+            return 0;
+        *text = scratch;
+        *len = n;
+    }
+    return 1;
+}
+
+int chat_broker_add_filter(chat_broker *b, chat_filter_fn fn, void *ctx)
+{
+    if (!b || !fn)
+        return CHAT_ERR_INVALID;
+    size_t n = b->n_filters;
+    chat_filter_entry *v = chat_mem_realloc(&b->alloc, b->filters,
+                                            n * sizeof(*v), (n + 1) * sizeof(*v));
+    if (!v)
+        return CHAT_ERR_NOMEM;
+    v[n].fn = fn;
+    v[n].ctx = ctx;
+    b->filters = v;
+    b->n_filters = n + 1;
+    return CHAT_OK;
+}
+
+int chat_broker_remove_filter(chat_broker *b, chat_filter_fn fn, void *ctx)
+{
+    for (size_t i = 0; b && i < b->n_filters; i++) {
+        if (b->filters[i].fn != fn || b->filters[i].ctx != ctx)
+            continue;
+        memmove(&b->filters[i], &b->filters[i + 1],
+                (b->n_filters - i - 1) * sizeof(b->filters[0]));
+        b->n_filters--;
+        return CHAT_OK;
+    }
+    return CHAT_ERR_NOT_FOUND;
+}

@@ -1,0 +1,40 @@
+/*
+ * Refcounted output messages. A line is formatted once into one allocation
+ * (header and bytes together, like nghttp2's rcbuf); every outbox and the
+ * room history hold a reference instead of a copy.
+ */
+#ifndef CHAT_MESSAGE_H
+#define CHAT_MESSAGE_H
+
+#include <libchat/common.h>
+
+typedef struct chat_msg {
+    uint32_t refs;
+    uint32_t len;  /* bytes in data, the trailing "\n" included */
+    char data[];
+} chat_msg;
+
+static inline void chat_msg_ref(chat_msg *m) { m->refs++; }
+void chat_msg_unref(const chat_allocator *a, chat_msg *m);
+
+/* A builder that grows a message in place, then hands it over with one
+ * reference. A failed allocation poisons it: end() then returns NULL. */
+typedef struct chat_msgb {
+    const chat_allocator *a;
+    chat_msg *m;
+    size_t cap;
+    int failed;
+} chat_msgb;
+
+void chat_msgb_init(chat_msgb *b, const chat_allocator *a, size_t hint);
+void chat_msgb_add(chat_msgb *b, const char *s, size_t n);
+void chat_msgb_str(chat_msgb *b, const char *s);
+void chat_msgb_uint(chat_msgb *b, uint64_t v);
+/* Appends "\n" and returns the message (refs 1), or NULL on failure. */
+chat_msg *chat_msgb_end(chat_msgb *b);
+
+/* A message of NUL-terminated pieces followed by "\n"; NULL-terminated
+ * argument list. NULL on allocation failure. */
+chat_msg *chat_msg_cat(const chat_allocator *a, ...);
+
+#endif

@@ -1,0 +1,30 @@
+/*
+ * A peer's outbox: a FIFO of message references plus how far the head has
+ * been written. A ring of pointers, so a delivery is a store and a refcount
+ * increment; the ring is freed when it drains, so idle peers hold nothing.
+ */
+#ifndef CHAT_OUTBOX_H
+#define CHAT_OUTBOX_H
+
+#include <libchat/broker.h>
+
+#include "message.h"
+
+typedef struct chat_outbox {
+    chat_msg **ring;
+    uint32_t cap;   /* 0 or a power of two */
+    uint32_t head;
+    uint32_t count;
+    uint32_t off;   /* bytes of ring[head] already written */
+    size_t bytes;   /* pending bytes: sum of lengths minus off */
+} chat_outbox;
+
+/* Queue a reference to m (taking a new ref). CHAT_ERR_NOMEM on failure. */
+int chat_outbox_push(chat_outbox *o, const chat_allocator *a, chat_msg *m);
+size_t chat_outbox_peek(const chat_outbox *o, chat_iov *iov, size_t max);
+/* Drop n written bytes (n <= o->bytes). */
+void chat_outbox_consume(chat_outbox *o, const chat_allocator *a, size_t n);
+/* Drop everything and free the ring. */
+void chat_outbox_clear(chat_outbox *o, const chat_allocator *a);
+
+#endif
