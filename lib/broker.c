@@ -39,7 +39,7 @@ int chat_broker_new(chat_broker **out, const chat_allocator *alloc)
     if (!b)
         return CHAT_ERR_NOMEM;
     b->alloc = a;
-    b->help = chat_msg_cat(&b->alloc, help_text, NULL);
+    b->help = chat_msg_cat(&b->alloc, help_text, CHAT_END);
     if (!b->help) {
         chat_mem_free(&a, b);
         return CHAT_ERR_NOMEM;
@@ -166,7 +166,7 @@ static void start_named(chat_broker *b, chat_peer *p)
     char name[32];
     int plain = 0;
     if (chat_namegen_next(&b->gen, name, name_taken, b, &plain)) {
-        chat_peer_replyf(b, p, "Server is full, try again later", NULL);
+        chat_peer_replyf(b, p, "Server is full, try again later", CHAT_END);
         chat_peer_doom(b, p, CHAT_CLOSE_FULL);
         return;
     }
@@ -204,7 +204,7 @@ int chat_broker_join(chat_broker *b, void *user, uint64_t now_ms,
     chat_bucket_init(&p->bucket, now_ms, b->opt.burst);
     b->stats.peers++;
     if (b->opt.max_peers && b->n_peers >= b->opt.max_peers) {
-        chat_peer_replyf(b, p, "Server is full, try again later", NULL);
+        chat_peer_replyf(b, p, "Server is full, try again later", CHAT_END);
         chat_peer_doom(b, p, CHAT_CLOSE_FULL);
     } else {
         b->n_peers++;
@@ -226,7 +226,7 @@ static void rate_notice(chat_broker *b, chat_peer *p)
         return;
     p->rate_noticed = 1;
     p->last_notice_ms = b->now;
-    chat_peer_replyf(b, p, "You are sending too fast, slow down", NULL);
+    chat_peer_replyf(b, p, "You are sending too fast, slow down", CHAT_END);
 }
 
 static int on_frame(void *ctx, chat_frame_event ev, const char *line,
@@ -237,13 +237,13 @@ static int on_frame(void *ctx, chat_frame_event ev, const char *line,
     if (chat_peer_done(p))
         return 1;
     if (ev == CHAT_FRAME_INTERRUPT) {
-        chat_peer_replyf(b, p, "Bye!", NULL);
+        chat_peer_replyf(b, p, "Bye!", CHAT_END);
         chat_peer_doom(b, p, CHAT_CLOSE_QUIT);
     } else if (!chat_bucket_take(&p->bucket, b->now, b->opt.rate,
                                  b->opt.burst ? b->opt.burst : 1)) {
         rate_notice(b, p);
     } else if (ev == CHAT_FRAME_TOO_LONG) {
-        chat_peer_replyf(b, p, "Messages can only be 400 bytes long", NULL);
+        chat_peer_replyf(b, p, "Messages can only be 400 bytes long", CHAT_END);
     } else if (ev == CHAT_FRAME_NOMEM) {
         chat_peer_doom(b, p, CHAT_CLOSE_NOMEM);
     } else {
@@ -393,11 +393,11 @@ void chat_broker_tick(chat_broker *b, uint64_t now_ms)
     b->now = now_ms;
     /* Each list is in time order, so only expired heads are touched. */
     while ((p = IDLE_HEAD(b)) && due(p->last_input_ms, b->opt.idle_ms, now_ms)) {
-        chat_peer_replyf(b, p, "Disconnected for inactivity", NULL);
+        chat_peer_replyf(b, p, "Disconnected for inactivity", CHAT_END);
         chat_peer_doom(b, p, CHAT_CLOSE_IDLE); /* leaves the idle list */
     }
     while ((p = LOGIN_HEAD(b)) && due(p->last_input_ms, b->opt.login_ms, now_ms)) {
-        chat_peer_replyf(b, p, "Disconnected for inactivity", NULL);
+        chat_peer_replyf(b, p, "Disconnected for inactivity", CHAT_END);
         chat_peer_doom(b, p, CHAT_CLOSE_LOGIN_TIMEOUT);
     }
     while ((p = WRITE_HEAD(b)) &&
@@ -408,7 +408,7 @@ void chat_broker_tick(chat_broker *b, uint64_t now_ms)
     chat_broker_settle(b);
 }
 
-static uint64_t earliest(uint64_t cur, chat_peer *p, uint64_t since,
+static uint64_t earliest(uint64_t cur, const chat_peer *p, uint64_t since,
                          uint64_t timeout)
 {
     if (!p || !timeout)
@@ -434,7 +434,7 @@ void chat_broker_shutdown(chat_broker *b, uint64_t now_ms)
 {
     b->now = now_ms;
     b->shutdown = 1;
-    chat_msg *bye = chat_msg_cat(&b->alloc, "Server shutting down...", NULL);
+    chat_msg *bye = chat_msg_cat(&b->alloc, "Server shutting down...", CHAT_END);
     for (chat_link *l = b->all.next; l != &b->all; l = l->next) {
         chat_peer *p = CHAT_CONTAINER(l, chat_peer, all_link);
         if (p->state == PEER_CLOSING)

@@ -65,18 +65,18 @@ static void cmd_help(chat_broker *b, chat_peer *p, args *a)
 static void cmd_name(chat_broker *b, chat_peer *p, args *a)
 {
     if (!chat_name_valid(a->rest, a->rest_len)) {
-        chat_peer_replyf(b, p, NAME_ERROR, NULL);
+        chat_peer_replyf(b, p, NAME_ERROR, CHAT_END);
         return;
     }
     chat_peer *other = find_user(b, a->rest, a->rest_len);
     if (other && other != p) {
-        chat_peer_replyf(b, p, a->rest, " is already taken", NULL);
+        chat_peer_replyf(b, p, a->rest, " is already taken", CHAT_END);
         return;
     }
     char old[CHAT_KEY_SIZE];
     memcpy(old, p->name, sizeof(old));
     (void)chat_peer_set_name(b, p, a->rest, a->rest_len); /* cannot fail */
-    chat_msg *m = chat_msg_cat(&b->alloc, old, " is now ", p->name, NULL);
+    chat_msg *m = chat_msg_cat(&b->alloc, old, " is now ", p->name, CHAT_END);
     if (m)
         chat_room_broadcast(b, p->room, m);
     chat_msg_unref(&b->alloc, m);
@@ -85,11 +85,11 @@ static void cmd_name(chat_broker *b, chat_peer *p, args *a)
 static void cmd_join(chat_broker *b, chat_peer *p, args *a)
 {
     if (!chat_name_valid(a->rest, a->rest_len)) {
-        chat_peer_replyf(b, p, ROOM_ERROR, NULL);
+        chat_peer_replyf(b, p, ROOM_ERROR, CHAT_END);
         return;
     }
     if (chat_room_find(b, a->rest, a->rest_len) == p->room) {
-        chat_peer_replyf(b, p, "You are in ", p->room->name, NULL);
+        chat_peer_replyf(b, p, "You are in ", p->room->name, CHAT_END);
         return;
     }
     if (chat_room_enter(b, p, a->rest, a->rest_len))
@@ -174,10 +174,12 @@ static int split_first(args *a, size_t *names_len, const char **text,
     size_t j = i;
     while (j < a->rest_len && (a->rest[j] == ' ' || a->rest[j] == '\t'))
         j++;
+    if (i == 0 || j == a->rest_len)
+        return 0;
     *names_len = i;
     *text = a->rest + j;
     *text_len = a->rest_len - j;
-    return i > 0 && *text_len > 0;
+    return 1;
 }
 
 static int seen(chat_peer *const *v, size_t n, const chat_peer *p)
@@ -196,7 +198,7 @@ static void cmd_msg(chat_broker *b, chat_peer *p, args *a)
     const char *text;
     char scratch[CHAT_MAX_LINE];
     if (!split_first(a, &names_len, &text, &text_len)) {
-        chat_peer_replyf(b, p, "Usage: /msg NAME[,NAME...] TEXT", NULL);
+        chat_peer_replyf(b, p, "Usage: /msg NAME[,NAME...] TEXT", CHAT_END);
         return;
     }
     if (!chat_filters_run(b, CHAT_KIND_DIRECT, p, &text, &text_len, scratch))
@@ -220,7 +222,7 @@ static void cmd_msg(chat_broker *b, chat_peer *p, args *a)
             char unknown[CHAT_MAX_LINE + 1];
             memcpy(unknown, name, len);
             unknown[len] = '\0';
-            chat_peer_replyf(b, p, "No such user: ", unknown, NULL);
+            chat_peer_replyf(b, p, "No such user: ", unknown, CHAT_END);
         } else if (!seen(to, n_to, q)) {
             chat_msgb_str(&echo, n_to ? ", " : "");
             chat_msgb_add(&echo, name, len);
@@ -259,7 +261,7 @@ static void cmd_me(chat_broker *b, chat_peer *p, args *a)
 static void cmd_quit(chat_broker *b, chat_peer *p, args *a)
 {
     (void)a;
-    chat_peer_replyf(b, p, "Bye!", NULL);
+    chat_peer_replyf(b, p, "Bye!", CHAT_END);
     chat_peer_doom(b, p, CHAT_CLOSE_QUIT);
 }
 
@@ -299,7 +301,7 @@ static void command_line(chat_broker *b, chat_peer *p, char *text, size_t len)
         if (!chat_word_eq(a.word, a.word_len, c->word))
             continue;
         if (c->usage && a.rest_len == 0)
-            chat_peer_replyf(b, p, c->usage, NULL);
+            chat_peer_replyf(b, p, c->usage, CHAT_END);
         else
             c->run(b, p, &a);
         return;
@@ -307,7 +309,7 @@ static void command_line(chat_broker *b, chat_peer *p, char *text, size_t len)
     char word[CHAT_MAX_LINE + 1];
     memcpy(word, a.word, a.word_len);
     word[a.word_len] = '\0';
-    chat_peer_replyf(b, p, "Unrecognized command ", word, ", try /help", NULL);
+    chat_peer_replyf(b, p, "Unrecognized command ", word, ", try /help", CHAT_END);
 }
 
 /* Login mode: the line is the wanted name. */
@@ -315,14 +317,14 @@ static void login_line(chat_broker *b, chat_peer *p, const char *text,
                        size_t len)
 {
     if (!chat_name_valid(text, len)) {
-        chat_peer_replyf(b, p, NAME_ERROR, NULL);
+        chat_peer_replyf(b, p, NAME_ERROR, CHAT_END);
         return;
     }
     if (find_user(b, text, len)) {
         char name[CHAT_KEY_SIZE];
         memcpy(name, text, len);
         name[len] = '\0';
-        chat_peer_replyf(b, p, name, " is already taken", NULL);
+        chat_peer_replyf(b, p, name, " is already taken", CHAT_END);
         return;
     }
     if (chat_peer_set_name(b, p, text, len)) {
@@ -342,7 +344,7 @@ void chat_line(chat_broker *b, chat_peer *p, const char *line, size_t len)
         return;
     }
     if (!chat_utf8_valid(line, len)) {
-        chat_peer_replyf(b, p, "Messages must be valid UTF-8", NULL);
+        chat_peer_replyf(b, p, "Messages must be valid UTF-8", CHAT_END);
         return;
     }
     char text[CHAT_MAX_LINE + 1];

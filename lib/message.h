@@ -33,8 +33,12 @@ void chat_msgb_uint(chat_msgb *b, uint64_t v);
 /* Appends "\n" and returns the message (refs 1), or NULL on failure. */
 chat_msg *chat_msgb_end(chat_msgb *b);
 
-/* A message of NUL-terminated pieces followed by "\n"; NULL-terminated
- * argument list. NULL on allocation failure. */
+/* Ends the variadic piece lists below: a typed null pointer, because a
+ * bare NULL may be an int where va_arg expects a pointer. */
+#define CHAT_END ((const char *)0)
+
+/* A message of NUL-terminated pieces followed by "\n"; the list ends with
+ * CHAT_END. NULL on allocation failure. */
 chat_msg *chat_msg_cat(const chat_allocator *a, ...);
 
 #endif

@@ -175,7 +175,7 @@ int chat_peer_set_name(chat_broker *b, chat_peer *p, const char *name,
 void chat_peer_welcome(chat_broker *b, chat_peer *p)
 {
     chat_peer_reply(b, p, b->help);
-    chat_peer_replyf(b, p, "You are ", p->name, NULL);
+    chat_peer_replyf(b, p, "You are ", p->name, CHAT_END);
     const char *room = b->default_room;
     if (chat_room_enter(b, p, room, strlen(room)))
         chat_peer_doom(b, p, CHAT_CLOSE_NOMEM);

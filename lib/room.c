@@ -45,7 +45,7 @@ static void announce(chat_broker *b, chat_room *r, chat_peer *p,
 {
     if (r->count == 0)
         return;
-    chat_msg *m = chat_msg_cat(&b->alloc, p->name, what, r->name, NULL);
+    chat_msg *m = chat_msg_cat(&b->alloc, p->name, what, r->name, CHAT_END);
     if (!m)
         return; /* out of memory: a notice is lost, no one is harmed */
     chat_room_broadcast(b, r, m);
@@ -80,7 +80,7 @@ int chat_room_enter(chat_broker *b, chat_peer *p, const char *name, size_t len)
     p->room = r;
     for (uint32_t i = 0; i < r->history.count; i++)
         chat_peer_reply(b, p, chat_history_at(&r->history, i));
-    chat_peer_replyf(b, p, "You joined ", r->name, NULL);
+    chat_peer_replyf(b, p, "You joined ", r->name, CHAT_END);
     return CHAT_OK;
 }
 
