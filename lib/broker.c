@@ -39,6 +39,7 @@ int chat_broker_new(chat_broker **out, const chat_allocator *alloc)
     if (!b)
         return CHAT_ERR_NOMEM;
     b->alloc = a;
+    b->rings.a = &b->alloc;
     b->help = chat_msg_cat(&b->alloc, help_text, CHAT_END);
     if (!b->help) {
         chat_mem_free(&a, b);
@@ -64,7 +65,7 @@ int chat_broker_new(chat_broker **out, const chat_allocator *alloc)
 
 static void peer_free(chat_broker *b, chat_peer *p)
 {
-    chat_outbox_clear(&p->out, &b->alloc);
+    chat_outbox_clear(&p->out, &b->rings);
     chat_framer_clear(&p->framer);
     chat_mem_free(&b->alloc, p);
 }
@@ -78,6 +79,7 @@ void chat_broker_free(chat_broker *b)
         chat_list_remove(l);
         peer_free(b, CHAT_CONTAINER(l, chat_peer, all_link));
     }
+    chat_ringpool_clear(&b->rings);
     chat_room_free_all(b);
     chat_map_free(&b->names, &b->alloc);
     chat_msg_unref(&b->alloc, b->help);
@@ -344,7 +346,7 @@ void chat_peer_consume(chat_broker *b, chat_peer *p, size_t n, uint64_t now_ms)
         n = p->out.bytes;
     if (n == 0)
         return;
-    chat_outbox_consume(&p->out, &b->alloc, n);
+    chat_outbox_consume(&p->out, &b->rings, n);
     b->stats.bytes_queued -= n;
     p->last_progress_ms = now_ms;
     if (p->out.count == 0)

@@ -91,6 +91,7 @@ struct chat_broker {
     chat_link ready;          /* peers with news for the caller */
     chat_link doomed;         /* closes decided mid-operation, run after it */
     chat_msg *help;           /* the help text, formatted once */
+    chat_ringpool rings;      /* recycled outbox rings */
     chat_filter_entry *filters;
     size_t n_filters;
     uint64_t n_peers;         /* unreleased peers not turned away as full */

@@ -4,27 +4,62 @@
 #include "alloc.h"
 
 #define OUTBOX_MIN 8
+#define POOL_MAX 4096 /* rings kept for reuse: 256 KiB at most */
 
-static int grow(chat_outbox *o, const chat_allocator *a)
+static chat_msg **ring_get(chat_ringpool *pool, uint32_t cap)
+{
+    if (cap == OUTBOX_MIN && pool->free) {
+        chat_msg **ring = pool->free;
+        pool->free = *(void **)ring;
+        pool->count--;
+        return ring;
+    }
+    return chat_mem_alloc(pool->a, (size_t)cap * sizeof(chat_msg *));
+}
+
+static void ring_put(chat_ringpool *pool, chat_msg **ring, uint32_t cap)
+{
+    if (!ring)
+        return;
+    if (cap == OUTBOX_MIN && pool->count < POOL_MAX) {
+        *(void **)ring = pool->free;
+        pool->free = ring;
+        pool->count++;
+        return;
+    }
+    chat_mem_free(pool->a, ring);
+}
+
+void chat_ringpool_clear(chat_ringpool *pool)
+{
+    while (pool->free) {
+        void *ring = pool->free;
+        pool->free = *(void **)ring;
+        chat_mem_free(pool->a, ring);
+    }
+    pool->count = 0;
+}
+
+static int grow(chat_outbox *o, chat_ringpool *pool)
 {
     uint32_t cap = o->cap ? o->cap * 2 : OUTBOX_MIN;
     if (cap < o->cap)
         return CHAT_ERR_NOMEM;
-    chat_msg **ring = chat_mem_alloc(a, (size_t)cap * sizeof(*ring));
+    chat_msg **ring = ring_get(pool, cap);
     if (!ring)
         return CHAT_ERR_NOMEM;
     for (uint32_t i = 0; i < o->count; i++)
         ring[i] = o->ring[(o->head + i) & (o->cap - 1)];
-    chat_mem_free(a, o->ring);
+    ring_put(pool, o->ring, o->cap);
     o->ring = ring;
     o->cap = cap;
     o->head = 0;
     return CHAT_OK;
 }
 
-int chat_outbox_push(chat_outbox *o, const chat_allocator *a, chat_msg *m)
+int chat_outbox_push(chat_outbox *o, chat_ringpool *pool, chat_msg *m)
 {
-    if (o->count == o->cap && grow(o, a))
+    if (o->count == o->cap && grow(o, pool))
         return CHAT_ERR_NOMEM;
     o->ring[(o->head + o->count) & (o->cap - 1)] = m;
     o->count++;
@@ -45,7 +80,7 @@ size_t chat_outbox_peek(const chat_outbox *o, chat_iov *iov, size_t max)
     return k;
 }
 
-void chat_outbox_consume(chat_outbox *o, const chat_allocator *a, size_t n)
+void chat_outbox_consume(chat_outbox *o, chat_ringpool *pool, size_t n)
 {
     if (n > o->bytes)
         n = o->bytes;
@@ -61,17 +96,17 @@ void chat_outbox_consume(chat_outbox *o, const chat_allocator *a, size_t n)
         o->off = 0;
         o->head = (o->head + 1) & (o->cap - 1);
         o->count--;
-        chat_msg_unref(a, m);
+        chat_msg_unref(pool->a, m);
     }
     if (o->count == 0)
-        chat_outbox_clear(o, a);
+        chat_outbox_clear(o, pool);
 }
 
-void chat_outbox_clear(chat_outbox *o, const chat_allocator *a)
+void chat_outbox_clear(chat_outbox *o, chat_ringpool *pool)
 {
     for (uint32_t i = 0; i < o->count; i++)
-        chat_msg_unref(a, o->ring[(o->head + i) & (o->cap - 1)]);
-    chat_mem_free(a, o->ring);
+        chat_msg_unref(pool->a, o->ring[(o->head + i) & (o->cap - 1)]);
+    ring_put(pool, o->ring, o->cap);
     o->ring = NULL;
     o->cap = o->head = o->count = o->off = 0;
     o->bytes = 0;

@@ -28,7 +28,7 @@ static int flushes(chat_close_reason r) { return chat_close_reason_flushes(r); }
 static int enqueue(chat_broker *b, chat_peer *p, chat_msg *m)
 {
     int was_empty = p->out.count == 0;
-    if (chat_outbox_push(&p->out, &b->alloc, m))
+    if (chat_outbox_push(&p->out, &b->rings, m))
         return CHAT_ERR_NOMEM;
     b->stats.deliveries++;
     b->stats.bytes_queued += m->len;
@@ -109,7 +109,7 @@ void chat_peer_doom(chat_broker *b, chat_peer *p, chat_close_reason reason)
 static void drop_output(chat_broker *b, chat_peer *p)
 {
     b->stats.bytes_queued -= p->out.bytes;
-    chat_outbox_clear(&p->out, &b->alloc);
+    chat_outbox_clear(&p->out, &b->rings);
     chat_list_remove(&p->write_link);
 }
 
