@@ -1,0 +1,244 @@
+/*
+ * chatd - a line-based chat server: flags, process setup, then the loop.
+ *
+ * Everything users see comes from the libchat broker; chatd maps flags to
+ * broker options and sockets to broker calls (server.c, conn.c).
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <libchat/chat.h>
+
+#include "log.h"
+#include "options.h"
+#include "server.h"
+
+/* Descriptors kept free of clients: stdio, listener, the event loop's
+ * own (epoll, signal pipe), the spare for EMFILE, and some slack. */
+#define FD_RESERVE 16
+
+/* Most output kept in a bufferevent; the rest waits in the broker. */
+#define OUT_CAP (64 * 1024)
+
+#define WRITE_TIMEOUT_DEFAULT_MS 30000 /* the broker's default, PROTOCOL.md */
+
+/* Raise the soft fd limit to the hard one; returns the soft limit in
+ * effect, or 0 when it is unknown or unlimited. */
+static rlim_t raise_fd_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 0;
+    if (rl.rlim_cur < rl.rlim_max) {
+        struct rlimit want = rl;
+        want.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+            rl = want;
+        else
+            log_debug("cannot raise the fd limit to %llu: %s",
+                      (unsigned long long)rl.rlim_max, strerror(errno));
+    }
+    return rl.rlim_cur == RLIM_INFINITY ? 0 : rl.rlim_cur;
+}
+
+/* --max-clients default: what the fd limit allows (0: no cap). */
+static int64_t default_max_clients(rlim_t fds)
+{
+    if (fds == 0)
+        return 0;
+    if (fds > (rlim_t)INT32_MAX)
+        return INT32_MAX;
+    return fds > 2 * FD_RESERVE ? (int64_t)fds - FD_RESERVE : (int64_t)fds / 2;
+}
+
+/* Different random names on every run: mix kernel randomness, the
+ * clock and the pid (each alone would do; together nothing is lost). */
+static int64_t make_seed(void)
+{
+    uint64_t seed = 0;
+    struct timespec ts;
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+
+    if (fd >= 0) {
+        if (read(fd, &seed, sizeof seed) != (ssize_t)sizeof seed)
+            seed = 0;
+        close(fd);
+    }
+    clock_gettime(CLOCK_REALTIME, &ts);
+    seed ^= (uint64_t)ts.tv_sec * 1000003u ^ (uint64_t)ts.tv_nsec ^
+            ((uint64_t)getpid() << 40);
+    return (int64_t)(seed >> 1); /* options are non-negative */
+}
+
+static int set_option(chat_broker *b, chat_option o, int64_t v,
+                      const char *flag)
+{
+    int err;
+
+    if (v == CHATD_UNSET)
+        return 0;
+    err = chat_broker_set_option(b, o, v);
+    if (err == CHAT_OK)
+        return 0;
+    fprintf(stderr, "chatd: value for %s rejected: %s\n", flag,
+            chat_strerror(err));
+    return -1;
+}
+
+static int apply_options(chat_broker *b, const struct chatd_options *o)
+{
+    if (set_option(b, CHAT_OPT_SEED, make_seed(), "the seed") ||
+        set_option(b, CHAT_OPT_LOGIN_MODE, o->login, "--login") ||
+        set_option(b, CHAT_OPT_HISTORY, o->history, "--history") ||
+        set_option(b, CHAT_OPT_RATE, o->rate, "--rate") ||
+        set_option(b, CHAT_OPT_BURST, o->burst, "--burst") ||
+        set_option(b, CHAT_OPT_IDLE_TIMEOUT_MS, o->idle_ms, "--idle-timeout") ||
+        set_option(b, CHAT_OPT_LOGIN_TIMEOUT_MS, o->login_ms,
+                   "--login-timeout") ||
+        set_option(b, CHAT_OPT_HIGH_WATER, o->high_water, "--high-water") ||
+        set_option(b, CHAT_OPT_WRITE_TIMEOUT_MS, o->write_ms,
+                   "--write-timeout") ||
+        set_option(b, CHAT_OPT_MAX_PEERS, o->max_clients, "--max-clients"))
+        return -1;
+    if (o->room && chat_broker_set_default_room(b, o->room) != CHAT_OK) {
+        fprintf(stderr, "chatd: invalid value '%s' for --room: expected "
+                "2-24 letters, digits, _ or -\n", o->room);
+        return -1;
+    }
+    return 0;
+}
+
+/* Returns an exit status: 0 with *out set, 1 (no memory) or 2 (a value). */
+static int make_broker(const struct chatd_options *o, chat_broker **out)
+{
+    chat_broker *b;
+    int err = chat_broker_new(&b, NULL);
+
+    if (err != CHAT_OK) {
+        log_error("cannot create the broker: %s", chat_strerror(err));
+        return 1;
+    }
+    if (apply_options(b, o) != 0) {
+        chat_broker_free(b);
+        return 2;
+    }
+    *out = b;
+    return 0;
+}
+
+/* Resolve --bind/--port into *ss. "[::1]" is accepted like "::1". */
+static int resolve_bind(const char *host, const char *port,
+                        struct sockaddr_storage *ss, socklen_t *len)
+{
+    struct addrinfo hints, *res;
+    char buf[256];
+    size_t n = strlen(host);
+    int err;
+
+    if (n >= 2 && n < sizeof buf && host[0] == '[' && host[n - 1] == ']') {
+        memcpy(buf, host + 1, n - 2);
+        buf[n - 2] = '\0';
+        host = buf;
+    }
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    err = getaddrinfo(host, port, &hints, &res);
+    if (err != 0) {
+        fprintf(stderr, "chatd: invalid value '%s' for --bind: %s\n", host,
+                gai_strerror(err));
+        return -1;
+    }
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *len = res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
+static void ignore_sigpipe(void)
+{
+    struct sigaction sa;
+
+    /* A client gone mid-write must be an EPIPE, not the end of chatd. */
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_IGN;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGPIPE, &sa, NULL);
+}
+
+static struct chatd_server_config server_config(const struct chatd_options *o)
+{
+    struct chatd_server_config cfg;
+
+    cfg.write_timeout_ms = o->write_ms == CHATD_UNSET
+                               ? WRITE_TIMEOUT_DEFAULT_MS
+                               : (uint64_t)o->write_ms;
+    cfg.grace_ms = (uint64_t)o->grace_ms;
+    /* Never hold more in libevent than the broker's own high-water mark,
+     * or a slow consumer would hide in the bufferevent. */
+    cfg.out_cap = OUT_CAP;
+    if (o->high_water != CHATD_UNSET && o->high_water < OUT_CAP)
+        cfg.out_cap = (size_t)o->high_water;
+    return cfg;
+}
+
+static int serve(struct chatd_options *o)
+{
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    chat_broker *b;
+    struct chatd_server srv;
+    struct chatd_server_config cfg = server_config(o);
+    int status;
+
+    if (resolve_bind(o->bind, o->port, &ss, &sslen) != 0)
+        return 2;
+    if (o->max_clients == CHATD_UNSET)
+        o->max_clients = default_max_clients(raise_fd_limit());
+    else
+        raise_fd_limit();
+    status = make_broker(o, &b);
+    if (status != 0)
+        return status;
+    log_debug("libchat %s; up to %lld clients", chat_version(),
+              (long long)o->max_clients);
+    status = 1;
+    if (chatd_server_init(&srv, b, &cfg, (struct sockaddr *)&ss,
+                          (int)sslen) == 0)
+        status = chatd_server_run(&srv);
+    chatd_server_free(&srv);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    struct chatd_options opt;
+    int status;
+
+    switch (chatd_parse_options(argc, argv, &opt)) {
+    case CHATD_PARSE_EXIT:
+        return 0;
+    case CHATD_PARSE_ERROR:
+        return 2;
+    case CHATD_PARSE_RUN:
+        break;
+    }
+    chatd_log_init(opt.verbose);
+    ignore_sigpipe();
+    status = serve(&opt);
+    libevent_global_shutdown(); /* leaves valgrind nothing to report */
+    return status;
+}

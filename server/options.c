@@ -1,0 +1,291 @@
+/* chatd - command-line flags. See options.h. */
+#define _GNU_SOURCE /* getopt_long */
+
+#include "options.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <libchat/chat.h>
+
+#ifndef CHATD_VERSION
+#define CHATD_VERSION "unknown"
+#endif
+
+/* Bounds that keep every value meaningful and far from overflow once it
+ * is turned into milliseconds or multiplied by the broker. */
+#define MAX_COUNT 2147483647LL       /* history, rate, burst, max-clients */
+#define MAX_SECONDS 31536000LL       /* a year */
+#define MAX_BYTES (1LL << 40)        /* high-water mark */
+
+enum long_only {
+    OPT_LOGIN = 256,
+    OPT_ROOM,
+    OPT_HISTORY,
+    OPT_RATE,
+    OPT_BURST,
+    OPT_IDLE,
+    OPT_LOGIN_TIMEOUT,
+    OPT_MAX_CLIENTS,
+    OPT_HIGH_WATER,
+    OPT_WRITE_TIMEOUT,
+    OPT_GRACE,
+    OPT_HELP,
+    OPT_VERSION,
+};
+
+static const struct option long_options[] = {
+    {"bind", required_argument, NULL, 'b'},
+    {"port", required_argument, NULL, 'p'},
+    {"login", no_argument, NULL, OPT_LOGIN},
+    {"room", required_argument, NULL, OPT_ROOM},
+    {"history", required_argument, NULL, OPT_HISTORY},
+    {"rate", required_argument, NULL, OPT_RATE},
+    {"burst", required_argument, NULL, OPT_BURST},
+    {"idle-timeout", required_argument, NULL, OPT_IDLE},
+    {"login-timeout", required_argument, NULL, OPT_LOGIN_TIMEOUT},
+    {"max-clients", required_argument, NULL, OPT_MAX_CLIENTS},
+    {"high-water", required_argument, NULL, OPT_HIGH_WATER},
+    {"write-timeout", required_argument, NULL, OPT_WRITE_TIMEOUT},
+    {"shutdown-grace", required_argument, NULL, OPT_GRACE},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, OPT_HELP},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+static const char usage_text[] =
+    "Usage: chatd [OPTION]...\n"
+    "A line-based chat server: connect with nc, telnet or chat-cli.\n"
+    "\n"
+    "  -b, --bind ADDR           listen on ADDR (default 127.0.0.1; ::1 for IPv6)\n"
+    "  -p, --port N              TCP port (default 4242; 0 picks a free one)\n"
+    "      --login               the first line a client sends is its name\n"
+    "      --room NAME           room new users join (default main)\n"
+    "      --history N           chat lines kept per room (default 20; 0 off)\n"
+    "      --rate R              lines a second per user (default 20; 0 off)\n"
+    "      --burst B             rate-limit burst (default 40)\n"
+    "      --idle-timeout S      disconnect after S seconds without input\n"
+    "                            (default 300; 0 off)\n"
+    "      --login-timeout S     --login: seconds to give a name (default 30)\n"
+    "      --max-clients N       users at once (default: what the fd limit\n"
+    "                            allows; 0 no cap)\n"
+    "      --high-water BYTES    unsent output where a user turns slow\n"
+    "                            (default 1M; K, M, G suffixes)\n"
+    "      --write-timeout S     disconnect when output has not moved for S\n"
+    "                            seconds (default 30; 0 off)\n"
+    "      --shutdown-grace S    seconds to flush output on SIGINT/SIGTERM\n"
+    "                            (default 5)\n"
+    "  -v, --verbose             log connections (repeat for more)\n"
+    "  -h, --help                show this help and exit\n"
+    "  -V, --version             show the version and exit\n"
+    "\n"
+    "Seconds may have up to three decimals (0.5). See chatd(1).\n";
+
+static void set_defaults(struct chatd_options *opt)
+{
+    memset(opt, 0, sizeof *opt);
+    opt->bind = "127.0.0.1";
+    opt->port = "4242";
+    opt->history = opt->rate = opt->burst = CHATD_UNSET;
+    opt->idle_ms = opt->login_ms = opt->high_water = CHATD_UNSET;
+    opt->write_ms = opt->max_clients = CHATD_UNSET;
+    opt->grace_ms = 5000;
+}
+
+/* Append the digits of s to *acc; returns the count, or -1 past max. */
+static int take_digits(const char **s, int64_t max, int64_t *acc)
+{
+    int n = 0;
+
+    for (; **s >= '0' && **s <= '9'; (*s)++, n++) {
+        int d = **s - '0';
+        if (*acc > (max - d) / 10)
+            return -1;
+        *acc = *acc * 10 + d;
+    }
+    return n;
+}
+
+/* A plain decimal integer in [0, max]: no sign, no spaces. */
+static int parse_int(const char *s, int64_t max, int64_t *out)
+{
+    int64_t v = 0;
+
+    if (take_digits(&s, max, &v) <= 0 || *s != '\0')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Seconds in [0, max_s] with up to three decimals, as milliseconds. */
+static int parse_seconds(const char *s, int64_t max_s, int64_t *out_ms)
+{
+    int64_t secs = 0, frac = 0;
+    int nfrac = 0;
+
+    if (take_digits(&s, max_s, &secs) <= 0)
+        return -1;
+    if (*s == '.') {
+        s++;
+        nfrac = take_digits(&s, 999, &frac);
+        if (nfrac <= 0 || nfrac > 3)
+            return -1;
+    }
+    if (*s != '\0')
+        return -1;
+    for (; nfrac < 3; nfrac++)
+        frac *= 10;
+    *out_ms = secs * 1000 + frac;
+    return 0;
+}
+
+/* Bytes with an optional binary suffix K, M or G, in [min, max]. */
+static int parse_bytes(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+    int64_t v = 0;
+    int shift = 0;
+
+    if (take_digits(&s, max, &v) <= 0)
+        return -1;
+    switch (*s) {
+    case 'k': case 'K': shift = 10; s++; break;
+    case 'm': case 'M': shift = 20; s++; break;
+    case 'g': case 'G': shift = 30; s++; break;
+    default: break;
+    }
+    if (*s != '\0' || v > (max >> shift) || (v << shift) < min)
+        return -1;
+    *out = v << shift;
+    return 0;
+}
+
+static void bad_value(const char *flag, const char *value, const char *want)
+{
+    fprintf(stderr, "chatd: invalid value '%s' for %s: expected %s\n", value,
+            flag, want);
+}
+
+/* The flag as the user spelled it, for messages. */
+static const char *flag_name(int c)
+{
+    for (const struct option *o = long_options; o->name; o++)
+        if (o->val == c)
+            return o->name;
+    return "?";
+}
+
+static int set_count(int c, const char *arg, int64_t *dst)
+{
+    if (parse_int(arg, MAX_COUNT, dst) == 0)
+        return 0;
+    char flag[32];
+    snprintf(flag, sizeof flag, "--%s", flag_name(c));
+    bad_value(flag, arg, "a whole number from 0 to 2147483647");
+    return -1;
+}
+
+static int set_seconds(int c, const char *arg, int64_t *dst)
+{
+    if (parse_seconds(arg, MAX_SECONDS, dst) == 0)
+        return 0;
+    char flag[32];
+    snprintf(flag, sizeof flag, "--%s", flag_name(c));
+    bad_value(flag, arg,
+              "seconds from 0 to 31536000, with at most 3 decimals");
+    return -1;
+}
+
+static int set_port(const char *arg, struct chatd_options *opt)
+{
+    int64_t port;
+
+    if (parse_int(arg, 65535, &port) != 0) {
+        bad_value("--port", arg, "a port number from 0 to 65535");
+        return -1;
+    }
+    opt->port = arg;
+    return 0;
+}
+
+static int set_high_water(const char *arg, int64_t *dst)
+{
+    if (parse_bytes(arg, 2, MAX_BYTES, dst) == 0)
+        return 0;
+    bad_value("--high-water", arg,
+              "bytes from 2 to 1T, optionally with a K, M or G suffix");
+    return -1;
+}
+
+/* Apply one parsed flag. Returns -1 after printing a message. */
+static int apply_flag(int c, const char *arg, struct chatd_options *opt)
+{
+    switch (c) {
+    case 'b': opt->bind = arg; return 0;
+    case 'p': return set_port(arg, opt);
+    case 'v': opt->verbose++; return 0;
+    case OPT_LOGIN: opt->login = 1; return 0;
+    case OPT_ROOM: opt->room = arg; return 0;
+    case OPT_HISTORY: return set_count(c, arg, &opt->history);
+    case OPT_RATE: return set_count(c, arg, &opt->rate);
+    case OPT_BURST: return set_count(c, arg, &opt->burst);
+    case OPT_MAX_CLIENTS: return set_count(c, arg, &opt->max_clients);
+    case OPT_IDLE: return set_seconds(c, arg, &opt->idle_ms);
+    case OPT_LOGIN_TIMEOUT: return set_seconds(c, arg, &opt->login_ms);
+    case OPT_WRITE_TIMEOUT: return set_seconds(c, arg, &opt->write_ms);
+    case OPT_GRACE: return set_seconds(c, arg, &opt->grace_ms);
+    case OPT_HIGH_WATER: return set_high_water(arg, &opt->high_water);
+    default: return -1;
+    }
+}
+
+/* getopt reported a problem with the flag just before optind. */
+static void bad_flag(int c, char **argv)
+{
+    const char *what = argv[optind - 1];
+
+    if (c == ':')
+        fprintf(stderr, "chatd: option '%s' needs a value (see chatd --help)\n",
+                what);
+    else if (optopt != 0 && optopt < 256 && what[0] == '-' && what[1] != '-')
+        fprintf(stderr, "chatd: unknown option '-%c' (see chatd --help)\n",
+                optopt);
+    else
+        fprintf(stderr, "chatd: unknown option '%s' (see chatd --help)\n",
+                what);
+}
+
+enum chatd_parse_result chatd_parse_options(int argc, char **argv,
+                                            struct chatd_options *opt)
+{
+    int c;
+
+    set_defaults(opt);
+    opterr = 0; /* our messages, one line each */
+    while ((c = getopt_long(argc, argv, ":b:p:vhV", long_options, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+        case OPT_HELP:
+            fputs(usage_text, stdout);
+            return CHATD_PARSE_EXIT;
+        case 'V':
+        case OPT_VERSION:
+            printf("chatd %s (libchat %s)\n", CHATD_VERSION, chat_version());
+            return CHATD_PARSE_EXIT;
+        case ':':
+        case '?':
+            bad_flag(c, argv);
+            return CHATD_PARSE_ERROR;
+        default:
+            if (apply_flag(c, optarg, opt) != 0)
+                return CHATD_PARSE_ERROR;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "chatd: unexpected argument '%s' (see chatd --help)\n",
+                argv[optind]);
+        return CHATD_PARSE_ERROR;
+    }
+    return CHATD_PARSE_RUN;
+}

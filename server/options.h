@@ -1,0 +1,44 @@
+/*
+ * chatd - command-line flags.
+ *
+ * Parsing only checks the shape of each value (a number, in range); the
+ * broker is the judge of chat rules such as what a valid room name is.
+ */
+#ifndef CHATD_OPTIONS_H
+#define CHATD_OPTIONS_H
+
+#include <stdint.h>
+
+/* A numeric option the user did not give: keep the broker's default. */
+#define CHATD_UNSET (-1)
+
+struct chatd_options {
+    const char *bind;     /* address to listen on; default "127.0.0.1" */
+    const char *port;     /* validated decimal 0..65535; default "4242" */
+    const char *room;     /* default room, or NULL for the broker's */
+    int login;            /* --login */
+    int verbose;          /* count of -v */
+    /* Values for chat_broker_set_option, or CHATD_UNSET. */
+    int64_t history;
+    int64_t rate;
+    int64_t burst;
+    int64_t idle_ms;
+    int64_t login_ms;
+    int64_t high_water;
+    int64_t write_ms;
+    int64_t max_clients;
+    int64_t grace_ms;     /* --shutdown-grace; default 5000 */
+};
+
+/* What chatd_parse_options() decided. */
+enum chatd_parse_result {
+    CHATD_PARSE_RUN,   /* options are in *opt: start the server */
+    CHATD_PARSE_EXIT,  /* --help or --version was printed: exit 0 */
+    CHATD_PARSE_ERROR, /* a message went to stderr: exit 2 */
+};
+
+/* Fill *opt from argv. Strings in *opt point into argv. */
+enum chatd_parse_result chatd_parse_options(int argc, char **argv,
+                                            struct chatd_options *opt);
+
+#endif /* CHATD_OPTIONS_H */

@@ -1,0 +1,365 @@
+/*
+ * chatd - the event loop: listener, flush pass, broker timer, signals.
+ *
+ * One pass of the loop runs the I/O callbacks (conn.c feeds input to the
+ * broker and schedules a flush), then the flush event, which writes every
+ * peer the broker reports ready, once. The broker's timeouts run from a
+ * single timer re-armed after each flush, never per message.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+/* How long accepting pauses when accept() fails for want of resources. */
+#define ACCEPT_PAUSE_MS 100
+
+/* Turning clients away is logged at most this often. */
+#define FULL_LOG_EVERY_MS 5000
+
+/*
+ * The one protocol line chatd spells itself (PROTOCOL.md, connection cap):
+ * when the process is out of file descriptors the broker never sees the
+ * connection, so chatd answers it directly with the spare descriptor.
+ */
+static const char full_line[] = "Server is full, try again later\n";
+
+uint64_t chatd_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void chatd_format_addr(const struct sockaddr *sa, char *buf, size_t size)
+{
+    char host[INET6_ADDRSTRLEN];
+
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+        snprintf(buf, size, "%s:%u", host, (unsigned)ntohs(in->sin_port));
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+        snprintf(buf, size, "[%s]:%u", host, (unsigned)ntohs(in6->sin6_port));
+    } else {
+        snprintf(buf, size, "(unknown address)");
+    }
+}
+
+static struct timeval ms_to_tv(uint64_t ms)
+{
+    struct timeval tv;
+
+    tv.tv_sec = (time_t)(ms / 1000);
+    tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+    return tv;
+}
+
+void chatd_server_schedule_flush(struct chatd_server *srv)
+{
+    /* A no-op while the event is already active: one flush per pass. */
+    event_active(srv->flush_ev, EV_TIMEOUT, 0);
+}
+
+void chatd_server_conn_gone(struct chatd_server *srv)
+{
+    if (srv->stopping && srv->nconns == 0)
+        event_base_loopexit(srv->base, NULL);
+}
+
+/* Arm the timer for the broker's deadline if that is earlier than what
+ * is armed; a later deadline just makes the timer fire early, harmlessly. */
+static void arm_timer(struct chatd_server *srv)
+{
+    uint64_t due = chat_broker_next_deadline(srv->broker);
+    uint64_t now, wait;
+
+    if (due == CHAT_NO_DEADLINE || due >= srv->timer_at)
+        return;
+    now = chatd_now_ms();
+    wait = due > now ? due - now : 0;
+    struct timeval tv = ms_to_tv(wait);
+    if (evtimer_add(srv->timer_ev, &tv) == 0)
+        srv->timer_at = due;
+}
+
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+    struct chatd_server *srv = arg;
+    chat_peer *p;
+
+    (void)fd;
+    (void)what;
+    while ((p = chat_broker_next_ready(srv->broker)) != NULL)
+        chatd_conn_pump(chat_peer_user(p));
+    arm_timer(srv);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct chatd_server *srv = arg;
+
+    (void)fd;
+    (void)what;
+    srv->timer_at = CHAT_NO_DEADLINE;
+    chat_broker_tick(srv->broker, chatd_now_ms());
+    chatd_server_schedule_flush(srv); /* writes what expired, re-arms */
+}
+
+/* ---- accepting ----------------------------------------------------------- */
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
+                      struct sockaddr *sa, int salen, void *arg)
+{
+    (void)l;
+    chatd_conn_open(arg, fd, sa, salen);
+}
+
+static void pause_accepting(struct chatd_server *srv)
+{
+    struct timeval tv = ms_to_tv(ACCEPT_PAUSE_MS);
+
+    if (!srv->listener)
+        return;
+    evconnlistener_disable(srv->listener);
+    evtimer_add(srv->resume_ev, &tv);
+}
+
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+    struct chatd_server *srv = arg;
+
+    (void)fd;
+    (void)what;
+    if (srv->listener)
+        evconnlistener_enable(srv->listener);
+}
+
+static void log_turned_away(struct chatd_server *srv)
+{
+    uint64_t now = chatd_now_ms();
+
+    srv->turned_away++;
+    if (srv->full_logged_at && now - srv->full_logged_at < FULL_LOG_EVERY_MS)
+        return;
+    log_warn("out of file descriptors: turned %llu connection(s) away",
+             (unsigned long long)srv->turned_away);
+    srv->turned_away = 0;
+    srv->full_logged_at = now;
+}
+
+/*
+ * accept() failed with EMFILE/ENFILE. The pending connection would keep
+ * the listener readable and the loop spinning, so take it with the spare
+ * descriptor, tell the client, close it, and take the spare back. If even
+ * that fails, stop accepting for a moment; open clients are unaffected.
+ */
+static void turn_away(struct chatd_server *srv)
+{
+    int fd;
+
+    if (srv->reserve_fd >= 0) {
+        close(srv->reserve_fd);
+        srv->reserve_fd = -1;
+    }
+    fd = accept(evconnlistener_get_fd(srv->listener), NULL, NULL);
+    if (fd >= 0) {
+        /* Best effort: a fresh socket's send buffer has room for it. */
+        if (send(fd, full_line, sizeof full_line - 1, 0) < 0)
+            log_debug("turning a client away: %s", strerror(errno));
+        close(fd);
+        log_turned_away(srv);
+    }
+    srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || srv->reserve_fd < 0)
+        pause_accepting(srv);
+}
+
+static void on_accept_error(struct evconnlistener *l, void *arg)
+{
+    struct chatd_server *srv = arg;
+    int err = EVUTIL_SOCKET_ERROR();
+
+    (void)l;
+    if (err == EMFILE || err == ENFILE) {
+        turn_away(srv);
+        return;
+    }
+    /* ENOBUFS, ENOMEM and the like: retrying at once would spin. */
+    log_warn("accept: %s", evutil_socket_error_to_string(err));
+    pause_accepting(srv);
+}
+
+/* ---- shutdown ------------------------------------------------------------ */
+
+static void stop_accepting(struct chatd_server *srv)
+{
+    if (srv->listener) {
+        evconnlistener_free(srv->listener);
+        srv->listener = NULL;
+    }
+    event_del(srv->resume_ev);
+}
+
+static void on_grace(evutil_socket_t fd, short what, void *arg)
+{
+    struct chatd_server *srv = arg;
+
+    (void)fd;
+    (void)what;
+    log_info("shutdown grace period over: closing %zu connection(s)",
+             srv->nconns);
+    event_base_loopbreak(srv->base);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    struct chatd_server *srv = arg;
+    const char *name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+
+    (void)what;
+    if (srv->stopping) {
+        log_info("%s again: exiting now", name);
+        event_base_loopbreak(srv->base);
+        return;
+    }
+    srv->stopping = 1;
+    log_info("%s: shutting down (%zu connection(s))", name, srv->nconns);
+    stop_accepting(srv);
+    chat_broker_shutdown(srv->broker, chatd_now_ms());
+    chatd_server_schedule_flush(srv);
+    if (srv->nconns == 0) {
+        event_base_loopexit(srv->base, NULL);
+        return;
+    }
+    struct timeval tv = ms_to_tv(srv->cfg.grace_ms);
+    evtimer_add(srv->grace_ev, &tv);
+}
+
+/* ---- setup --------------------------------------------------------------- */
+
+static int make_events(struct chatd_server *srv)
+{
+    struct event_base *base = srv->base;
+
+    srv->flush_ev = event_new(base, -1, 0, on_flush, srv);
+    srv->timer_ev = evtimer_new(base, on_timer, srv);
+    srv->grace_ev = evtimer_new(base, on_grace, srv);
+    srv->resume_ev = evtimer_new(base, on_resume, srv);
+    srv->sig_ev[0] = evsignal_new(base, SIGINT, on_signal, srv);
+    srv->sig_ev[1] = evsignal_new(base, SIGTERM, on_signal, srv);
+    if (!srv->flush_ev || !srv->timer_ev || !srv->grace_ev ||
+        !srv->resume_ev || !srv->sig_ev[0] || !srv->sig_ev[1])
+        return -1;
+    if (event_add(srv->sig_ev[0], NULL) != 0 ||
+        event_add(srv->sig_ev[1], NULL) != 0)
+        return -1;
+    return 0;
+}
+
+static void log_listening(struct chatd_server *srv)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    char addr[64];
+
+    if (getsockname(evconnlistener_get_fd(srv->listener),
+                    (struct sockaddr *)&ss, &len) != 0) {
+        log_warn("getsockname: %s", strerror(errno));
+        return;
+    }
+    chatd_format_addr((struct sockaddr *)&ss, addr, sizeof addr);
+    log_info("listening on %s", addr);
+}
+
+static int start_listening(struct chatd_server *srv,
+                           const struct sockaddr *addr, int addrlen)
+{
+    unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
+                     LEV_OPT_CLOSE_ON_EXEC;
+    char name[64];
+
+    srv->listener = evconnlistener_new_bind(srv->base, on_accept, srv, flags,
+                                            -1, addr, addrlen);
+    if (!srv->listener) {
+        int err = errno;
+        chatd_format_addr(addr, name, sizeof name);
+        log_error("cannot listen on %s: %s", name, strerror(err));
+        return -1;
+    }
+    evconnlistener_set_error_cb(srv->listener, on_accept_error);
+    log_listening(srv);
+    return 0;
+}
+
+int chatd_server_init(struct chatd_server *srv, chat_broker *b,
+                      const struct chatd_server_config *cfg,
+                      const struct sockaddr *addr, int addrlen)
+{
+    memset(srv, 0, sizeof *srv);
+    srv->broker = b;
+    srv->cfg = *cfg;
+    srv->timer_at = CHAT_NO_DEADLINE;
+    srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (srv->reserve_fd < 0)
+        log_warn("no spare descriptor (%s): clients past the fd limit "
+                 "will wait instead of being told the server is full",
+                 strerror(errno));
+    srv->base = event_base_new();
+    if (!srv->base || make_events(srv) != 0) {
+        log_error("cannot set up the event loop");
+        return -1;
+    }
+    return start_listening(srv, addr, addrlen);
+}
+
+int chatd_server_run(struct chatd_server *srv)
+{
+    if (event_base_dispatch(srv->base) < 0) {
+        log_error("the event loop failed");
+        return 1;
+    }
+    log_info("exiting");
+    return 0;
+}
+
+static void free_event(struct event *ev)
+{
+    if (ev)
+        event_free(ev);
+}
+
+void chatd_server_free(struct chatd_server *srv)
+{
+    while (srv->conns)
+        chatd_conn_discard(srv->conns);
+    chat_broker_free(srv->broker);
+    srv->broker = NULL;
+    if (srv->listener)
+        evconnlistener_free(srv->listener);
+    free_event(srv->flush_ev);
+    free_event(srv->timer_ev);
+    free_event(srv->grace_ev);
+    free_event(srv->resume_ev);
+    free_event(srv->sig_ev[0]);
+    free_event(srv->sig_ev[1]);
+    if (srv->reserve_fd >= 0)
+        close(srv->reserve_fd);
+    if (srv->base)
+        event_base_free(srv->base);
+}

@@ -1,0 +1,89 @@
+/*
+ * chatd - the event loop around one broker.
+ *
+ * server.c owns the listener, the flush event, the broker timer and the
+ * signals; conn.c owns one bufferevent per client. Neither knows any chat
+ * rule: bytes go into the broker, the broker's output goes out.
+ */
+#ifndef CHATD_SERVER_H
+#define CHATD_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <libchat/chat.h>
+
+struct chatd_conn;
+
+/* What the loop needs besides the broker's own options. */
+struct chatd_server_config {
+    uint64_t write_timeout_ms; /* bound on a stalled socket; 0 = none */
+    uint64_t grace_ms;         /* shutdown: time to flush before closing */
+    size_t out_cap;            /* bytes kept in a bufferevent's output */
+};
+
+struct chatd_server {
+    struct event_base *base;
+    chat_broker *broker;
+    struct chatd_server_config cfg;
+    struct evconnlistener *listener; /* NULL once shutting down */
+    struct event *flush_ev;  /* writes every ready peer, once per pass */
+    struct event *timer_ev;  /* the broker's next deadline */
+    uint64_t timer_at;       /* deadline armed, or CHAT_NO_DEADLINE */
+    struct event *sig_ev[2]; /* SIGINT, SIGTERM */
+    struct event *grace_ev;  /* ends a shutdown that takes too long */
+    struct event *resume_ev; /* re-enables accepting after fd exhaustion */
+    int reserve_fd;          /* spare fd to turn clients away on EMFILE */
+    uint64_t turned_away;    /* clients turned away since the last log */
+    uint64_t full_logged_at; /* when that was last logged (ms) */
+    int stopping;            /* a shutdown signal arrived */
+    struct chatd_conn *conns; /* every open connection */
+    size_t nconns;
+};
+
+/* Monotonic clock in milliseconds: the broker's time base. */
+uint64_t chatd_now_ms(void);
+
+/* "1.2.3.4:5" or "[::1]:5", for logs. */
+void chatd_format_addr(const struct sockaddr *sa, char *buf, size_t size);
+
+/*
+ * Set up srv around broker b and listen on addr. srv owns b from now on:
+ * call chatd_server_free() afterwards whether this succeeded or not.
+ * Logs and returns -1 on failure.
+ */
+int chatd_server_init(struct chatd_server *srv, chat_broker *b,
+                      const struct chatd_server_config *cfg,
+                      const struct sockaddr *addr, int addrlen);
+
+/* Run until shutdown. Returns the process exit status. */
+int chatd_server_run(struct chatd_server *srv);
+
+/* Free everything: connections, broker, events, listener, base. */
+void chatd_server_free(struct chatd_server *srv);
+
+/* Ask for a flush pass after the current I/O callbacks. */
+void chatd_server_schedule_flush(struct chatd_server *srv);
+
+/* A connection was freed: ends the loop if a shutdown was waiting for it. */
+void chatd_server_conn_gone(struct chatd_server *srv);
+
+/* ---- conn.c ------------------------------------------------------------ */
+
+/*
+ * Adopt an accepted socket: make its bufferevent and join it to the
+ * broker. On failure the socket is closed and -1 is returned.
+ */
+int chatd_conn_open(struct chatd_server *srv, evutil_socket_t fd,
+                    const struct sockaddr *sa, int salen);
+
+/* Move p's pending output to its socket, or close it when it is done. */
+void chatd_conn_pump(struct chatd_conn *c);
+
+/* Free a connection's socket and memory without telling the broker
+ * (used at exit, before the broker itself is freed). */
+void chatd_conn_discard(struct chatd_conn *c);
+
+#endif /* CHATD_SERVER_H */
