@@ -1,0 +1,489 @@
+/* Test harness: a real chatd over loopback. See harness.h. */
+#define _GNU_SOURCE /* prctl, MSG_NOSIGNAL */
+
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
+#define MAX_ARGS 64
+
+/* The chatd processes alive now, for harness_dump_logs(). */
+#define MAX_PROCS 8
+static chatd_proc *live[MAX_PROCS];
+
+long long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+static const char *chatd_path(void)
+{
+    const char *p = getenv("CHATD");
+
+    return p && *p ? p : "chatd";
+}
+
+static void track(chatd_proc *d, int on)
+{
+    for (int i = 0; i < MAX_PROCS; i++) {
+        if (on && !live[i]) {
+            live[i] = d;
+            return;
+        }
+        if (!on && live[i] == d)
+            live[i] = NULL;
+    }
+}
+
+/* Read a whole (small) file into buf, NUL-terminated. */
+static size_t read_file(const char *path, char *buf, size_t size)
+{
+    int fd = open(path, O_RDONLY);
+    size_t n = 0;
+
+    if (fd >= 0) {
+        ssize_t r;
+        while (n + 1 < size && (r = read(fd, buf + n, size - 1 - n)) > 0)
+            n += (size_t)r;
+        close(fd);
+    }
+    buf[n] = '\0';
+    return n;
+}
+
+void harness_dump_logs(void)
+{
+    static char buf[1 << 16];
+
+    for (int i = 0; i < MAX_PROCS; i++) {
+        if (!live[i])
+            continue;
+        read_file(live[i]->log_path, buf, sizeof buf);
+        fprintf(stderr, "---- chatd log (pid %d) ----\n%s---- end ----\n",
+                (int)live[i]->pid, buf);
+    }
+}
+
+/* In the child: stdio, a clean signal state, no inherited sockets. */
+static void child_setup(pid_t parent, int out_fd, int err_fd, long nofile)
+{
+    sigset_t none;
+    int devnull = open("/dev/null", O_RDONLY);
+
+#ifdef __linux__
+    /* If the test dies (failed assertion, timeout), chatd dies with it. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        _exit(127);
+#else
+    (void)parent;
+#endif
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    signal(SIGPIPE, SIG_DFL);
+    dup2(devnull, 0);
+    dup2(out_fd, 1);
+    dup2(err_fd, 2);
+    /* Client sockets of the test must not live on in chatd. */
+    for (int fd = 3; fd < 1024; fd++)
+        close(fd);
+    if (nofile > 0) {
+        struct rlimit rl = {(rlim_t)nofile, (rlim_t)nofile};
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static pid_t spawn(const char *const *args, int with_port, int out_fd,
+                   int err_fd, long nofile)
+{
+    const char *argv[MAX_ARGS];
+    int n = 0;
+    pid_t parent = getpid(), pid;
+
+    argv[n++] = chatd_path();
+    if (with_port) {
+        argv[n++] = "-p";
+        argv[n++] = "0";
+    }
+    for (; args && *args && n < MAX_ARGS - 1; args++)
+        argv[n++] = *args;
+    argv[n] = NULL;
+    pid = fork();
+    if (pid != 0)
+        return pid;
+    child_setup(parent, out_fd, err_fd, nofile);
+    execv(argv[0], (char *const *)argv);
+    fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+    _exit(127);
+}
+
+static int make_temp(char *path, size_t size)
+{
+    const char *dir = getenv("TMPDIR");
+
+    snprintf(path, size, "%s/chatd-test-XXXXXX", dir && *dir ? dir : "/tmp");
+    return mkstemp(path);
+}
+
+/* "... listening on 127.0.0.1:4242" -> 4242, or -1. */
+static int find_port(const char *log)
+{
+    const char *p = strstr(log, "listening on ");
+    const char *end, *colon = NULL;
+
+    if (!p || !(end = strchr(p, '\n')))
+        return -1;
+    for (const char *q = p; q < end; q++)
+        if (*q == ':')
+            colon = q;
+    return colon ? atoi(colon + 1) : -1;
+}
+
+static int reap(chatd_proc *d, int flags)
+{
+    if (d->pid <= 0)
+        return 1;
+    if (waitpid(d->pid, &d->status, flags) == d->pid) {
+        d->pid = 0;
+        track(d, 0);
+        return 1;
+    }
+    return 0;
+}
+
+int chatd_start_nofile(chatd_proc *d, const char *const *args, long nofile)
+{
+    static char log[1 << 16];
+    long long deadline = now_ms() + DEFAULT_WAIT_MS;
+    int fd;
+
+    memset(d, 0, sizeof *d);
+    d->port = -1;
+    fd = make_temp(d->log_path, sizeof d->log_path);
+    if (fd < 0)
+        return -1;
+    d->pid = spawn(args, 1, fd, fd, nofile);
+    close(fd);
+    if (d->pid < 0)
+        return -1;
+    track(d, 1);
+    while (now_ms() < deadline) {
+        read_file(d->log_path, log, sizeof log);
+        d->port = find_port(log);
+        if (d->port > 0)
+            return 0;
+        if (reap(d, WNOHANG))
+            return -1;
+        sleep_ms(10);
+    }
+    return -1;
+}
+
+int chatd_start(chatd_proc *d, const char *const *args)
+{
+    return chatd_start_nofile(d, args, 0);
+}
+
+int chatd_wait(chatd_proc *d, int timeout_ms)
+{
+    long long deadline = now_ms() + timeout_ms;
+
+    while (!reap(d, WNOHANG)) {
+        if (now_ms() >= deadline)
+            return -1;
+        sleep_ms(10);
+    }
+    return 0;
+}
+
+void chatd_signal(chatd_proc *d, int sig)
+{
+    if (d->pid > 0)
+        kill(d->pid, sig);
+}
+
+void chatd_stop(chatd_proc *d)
+{
+    if (d->pid > 0) {
+        kill(d->pid, SIGKILL);
+        reap(d, 0);
+    }
+    if (d->log_path[0]) {
+        unlink(d->log_path);
+        d->log_path[0] = '\0';
+    }
+}
+
+int chatd_log_contains(const chatd_proc *d, const char *needle)
+{
+    static char log[1 << 16];
+
+    read_file(d->log_path, log, sizeof log);
+    return strstr(log, needle) != NULL;
+}
+
+char *chatd_log_line(const chatd_proc *d, const char *needle, char *buf,
+                     size_t size)
+{
+    static char log[1 << 16];
+    const char *p, *start, *end;
+    size_t n;
+
+    read_file(d->log_path, log, sizeof log);
+    if (!(p = strstr(log, needle)))
+        return NULL;
+    for (start = p; start > log && start[-1] != '\n'; start--)
+        ;
+    end = strchr(p, '\n');
+    n = end ? (size_t)(end - start) : strlen(start);
+    if (n >= size)
+        n = size - 1;
+    memcpy(buf, start, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+int chatd_run(const char *const *args, int timeout_ms, char *out,
+              size_t out_size, char *err, size_t err_size)
+{
+    chatd_proc d;
+    char out_path[256];
+    int out_fd, err_fd, status = -1;
+
+    memset(&d, 0, sizeof d);
+    out_fd = make_temp(out_path, sizeof out_path);
+    err_fd = make_temp(d.log_path, sizeof d.log_path);
+    if (out_fd >= 0 && err_fd >= 0) {
+        d.pid = spawn(args, 0, out_fd, err_fd, 0);
+        if (d.pid > 0) {
+            track(&d, 1);
+            if (chatd_wait(&d, timeout_ms) == 0 && WIFEXITED(d.status))
+                status = WEXITSTATUS(d.status);
+        }
+    }
+    if (out_fd >= 0) {
+        close(out_fd);
+        read_file(out_path, out, out_size);
+        unlink(out_path);
+    }
+    if (err_fd >= 0) {
+        close(err_fd);
+        read_file(d.log_path, err, err_size);
+    }
+    chatd_stop(&d);
+    return status;
+}
+
+/* ---- clients --------------------------------------------------------- */
+
+static client *connect_to(int port, int ipv6, int rcvbuf)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int one = 1;
+    client *c = calloc(1, sizeof *c);
+
+    if (!c)
+        return NULL;
+    memset(&ss, 0, sizeof ss);
+    if (ipv6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        a->sin6_addr = in6addr_loopback;
+        len = sizeof *a;
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        a->sin_family = AF_INET;
+        a->sin_port = htons((uint16_t)port);
+        a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        len = sizeof *a;
+    }
+    c->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (c->fd < 0)
+        goto fail;
+    /* Each write a segment of its own: byte-at-a-time must mean it. */
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (rcvbuf > 0)
+        setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    if (connect(c->fd, (struct sockaddr *)&ss, len) != 0)
+        goto fail;
+    return c;
+fail:
+    if (c->fd >= 0)
+        close(c->fd);
+    free(c);
+    return NULL;
+}
+
+client *client_connect(int port, int ipv6)
+{
+    return connect_to(port, ipv6, 0);
+}
+
+client *client_connect_small(int port, int rcvbuf)
+{
+    return connect_to(port, 0, rcvbuf);
+}
+
+void client_close(client *c)
+{
+    if (!c)
+        return;
+    close(c->fd);
+    free(c);
+}
+
+int client_send_bytes(client *c, const void *data, size_t len)
+{
+    const char *p = data;
+
+    while (len > 0) {
+        ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int client_send(client *c, const char *s)
+{
+    return client_send_bytes(c, s, strlen(s));
+}
+
+const char *client_try_line(client *c)
+{
+    char *nl = memchr(c->buf, '\n', c->len);
+    size_t n;
+
+    if (!nl)
+        return NULL;
+    n = (size_t)(nl - c->buf);
+    if (n >= sizeof c->line)
+        n = sizeof c->line - 1; /* longer lines are cut for comparison */
+    memcpy(c->line, c->buf, n);
+    c->line[n] = '\0';
+    c->len -= (size_t)(nl + 1 - c->buf);
+    memmove(c->buf, nl + 1, c->len);
+    return c->line;
+}
+
+int client_pump(client *c)
+{
+    ssize_t n;
+
+    if (c->eof || c->len == sizeof c->buf)
+        return 0;
+    n = recv(c->fd, c->buf + c->len, sizeof c->buf - c->len, MSG_DONTWAIT);
+    if (n > 0) {
+        c->len += (size_t)n;
+        return (int)n;
+    }
+    if (n == 0) {
+        c->eof = 1;
+        return 0;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+        return 0;
+    c->eof = 1; /* a reset ends the stream too */
+    return -1;
+}
+
+const char *client_line(client *c, int timeout_ms)
+{
+    long long deadline = now_ms() + timeout_ms;
+    const char *line;
+
+    while (!(line = client_try_line(c))) {
+        struct pollfd pfd = {c->fd, POLLIN, 0};
+        long long left = deadline - now_ms();
+        if (c->eof || left <= 0)
+            return NULL;
+        if (poll(&pfd, 1, (int)left) > 0)
+            client_pump(c);
+    }
+    return line;
+}
+
+const char *client_next(client *c)
+{
+    const char *line = client_line(c, DEFAULT_WAIT_MS);
+
+    return line ? line : c->eof ? "<eof>" : "<timeout>";
+}
+
+int client_wait_eof(client *c, int timeout_ms)
+{
+    long long deadline = now_ms() + timeout_ms;
+
+    while (!c->eof) {
+        struct pollfd pfd = {c->fd, POLLIN, 0};
+        long long left = deadline - now_ms();
+        if (left <= 0)
+            return -1;
+        if (poll(&pfd, 1, (int)left) > 0)
+            client_pump(c);
+        c->len = 0; /* discard */
+    }
+    return 0;
+}
+
+static int greet_fail(client *c, const char *what, const char *got)
+{
+    char tmp[256];
+
+    snprintf(tmp, sizeof tmp, "%.255s", got); /* got may be c->line */
+    snprintf(c->line, sizeof c->line, "greeting: %.200s, got '%s'", what, tmp);
+    return -1;
+}
+
+int client_greet(client *c, const char *room)
+{
+    char want[128];
+    const char *line = client_next(c);
+
+    if (strcmp(line, "Server commands") != 0)
+        return greet_fail(c, "expected 'Server commands'", line);
+    while (strncmp(line = client_next(c), "You are ", 8) != 0)
+        if (line[0] != '/')
+            return greet_fail(c, "expected a help line or 'You are'", line);
+    snprintf(c->name, sizeof c->name, "%s", line + 8);
+    snprintf(want, sizeof want, "You joined %s", room ? room : "main");
+    while (strcmp(line = client_next(c), want) != 0)
+        if (!strcmp(line, "<eof>") || !strcmp(line, "<timeout>"))
+            return greet_fail(c, want, line);
+    return 0;
+}

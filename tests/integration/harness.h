@@ -1,0 +1,113 @@
+/*
+ * A small harness for driving a real chatd over loopback: start it on
+ * port 0 and learn the port from its log, connect plain sockets, send
+ * bytes, read lines with a timeout. Every wait is bounded (DEFAULT_WAIT_MS
+ * per expected line); nothing here measures speed.
+ */
+#ifndef CHATD_TEST_HARNESS_H
+#define CHATD_TEST_HARNESS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* How long to wait for one expected line, a start or an exit. */
+#define DEFAULT_WAIT_MS 5000
+
+typedef struct chatd_proc {
+    pid_t pid;         /* 0 once reaped */
+    int port;          /* from "listening on ...:PORT" */
+    int status;        /* waitpid status once reaped */
+    char log_path[256]; /* chatd's stderr (and stdout) */
+} chatd_proc;
+
+/*
+ * Start $CHATD -p 0 ARGS... (args NULL-terminated; may be NULL). Returns 0
+ * once it logged "listening on"; -1 if it exited or never did (the process
+ * is then reaped and d->status is set).
+ */
+int chatd_start(chatd_proc *d, const char *const *args);
+
+/* chatd_start with RLIMIT_NOFILE (soft and hard) set to nofile in chatd. */
+int chatd_start_nofile(chatd_proc *d, const char *const *args, long nofile);
+
+/* Wait up to timeout_ms for chatd to exit. Returns 0 if it did. */
+int chatd_wait(chatd_proc *d, int timeout_ms);
+
+/* Send a signal to a running chatd. */
+void chatd_signal(chatd_proc *d, int sig);
+
+/* Kill (if running), reap and remove the log. Safe to call twice. */
+void chatd_stop(chatd_proc *d);
+
+/* Print the log of every chatd still running to stderr (on failure). */
+void harness_dump_logs(void);
+
+/* Non-zero if chatd's log so far contains needle. */
+int chatd_log_contains(const chatd_proc *d, const char *needle);
+
+/* The first line of chatd's log containing needle, copied to buf, or NULL. */
+char *chatd_log_line(const chatd_proc *d, const char *needle, char *buf,
+                     size_t size);
+
+/*
+ * Run $CHATD ARGS... to completion (at most timeout_ms), capturing stdout
+ * and stderr into the buffers (NUL-terminated, truncated). Returns the
+ * exit status, or -1 if it did not exit normally in time.
+ */
+int chatd_run(const char *const *args, int timeout_ms, char *out,
+              size_t out_size, char *err, size_t err_size);
+
+typedef struct client {
+    int fd;
+    int eof;           /* the server closed its side */
+    size_t len;        /* bytes in buf */
+    char buf[1 << 16];
+    char line[1024];   /* the last line returned */
+    char name[64];     /* from "You are NAME" (client_greet) */
+} client;
+
+/* Connect to 127.0.0.1 (or ::1 with ipv6) on port; NULL on failure. */
+client *client_connect(int port, int ipv6);
+
+/* Same, with SO_RCVBUF set to rcvbuf before connecting (a slow reader). */
+client *client_connect_small(int port, int rcvbuf);
+
+void client_close(client *c);
+
+/* Send all of s. Returns 0, or -1 on error. */
+int client_send(client *c, const char *s);
+int client_send_bytes(client *c, const void *data, size_t len);
+
+/*
+ * The next line (terminator removed) within timeout_ms, or NULL on
+ * timeout or EOF (then c->eof is set). Valid until the next call.
+ */
+const char *client_line(client *c, int timeout_ms);
+
+/* Like client_line but never NULL: "<timeout>" or "<eof>" instead. */
+const char *client_next(client *c);
+
+/* A complete buffered line without waiting, or NULL. */
+const char *client_try_line(client *c);
+
+/* One non-blocking read into the buffer. Returns bytes read, 0 at EOF
+ * (c->eof set) or when nothing is there, -1 on error. */
+int client_pump(client *c);
+
+/* Wait up to timeout_ms for EOF, discarding lines. Returns 0 on EOF. */
+int client_wait_eof(client *c, int timeout_ms);
+
+/*
+ * Read the default-mode greeting: "Server commands", help lines,
+ * "You are NAME" (NAME kept in c->name), then lines up to
+ * "You joined ROOM". Returns 0, or -1 with what went wrong in c->line.
+ */
+int client_greet(client *c, const char *room);
+
+/* Milliseconds on a monotonic clock. */
+long long now_ms(void);
+
+/* Sleep for ms milliseconds. */
+void sleep_ms(int ms);
+
+#endif /* CHATD_TEST_HARNESS_H */
