@@ -236,7 +236,7 @@ START_TEST(huge_line_is_one_error_and_never_buffered_past_limit)
 
     /* In chunks, as a socket would deliver it. */
     for (size_t off = 0; off < 10 * 1024; off += 100)
-        feed(f, &t, line + off, 100);
+        feed(f, &t, line + off, 10 * 1024 - off < 100 ? 10 * 1024 - off : 100);
     FEED(f, &t, "\r\nafter\n");
     ck_assert_str_eq(t.s, "TL(after)");
     ck_assert_uint_le(t.max_buffered, 401);
