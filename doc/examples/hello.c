@@ -1,14 +1,22 @@
 /* hello - the smallest complete libchat program: two peers, one line. */
 #include <stdio.h>
+#include <string.h>
 
 #include <libchat/chat.h>
 
-/* Stand-in for a socket: print the output, say how much was "written". */
+/* Stand-in for a socket: print each line as "[who] line", say how much was
+ * "written" (all of it; a socket may take less). */
 static size_t write_out(const char *who, const chat_iov *iov, size_t k)
 {
     size_t n = 0;
     for (size_t i = 0; i < k; i++) {
-        printf("[%s] %.*s", who, (int)iov[i].len, (const char *)iov[i].base);
+        const char *s = iov[i].base, *end = s + iov[i].len;
+        while (s < end) {
+            const char *nl = memchr(s, '\n', (size_t)(end - s));
+            int len = (int)(nl ? nl + 1 - s : end - s);
+            printf("[%s] %.*s", who, len, s);
+            s += len;
+        }
         n += iov[i].len;
     }
     return n;
