@@ -1,0 +1,133 @@
+/* chat-cli: the command line. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+#ifndef CHAT_CLI_VERSION
+#define CHAT_CLI_VERSION "unknown"
+#endif
+
+static const char usage_text[] =
+    "Usage: chat-cli [-h HOST] [-p PORT] [-n NAME] [-r]\n"
+    "Chat on a chatd server from the terminal, or from a script.\n"
+    "\n"
+    "  -h, --host HOST   server name or address, IPv4 or IPv6 (default 127.0.0.1)\n"
+    "  -p, --port PORT   server port (default 4242)\n"
+    "  -n, --name NAME   take this name after connecting (also in login mode)\n"
+    "  -r, --reconnect   when the connection is lost, reconnect with backoff\n"
+    "                    and restore the name and the room\n"
+    "      --help        show this help and exit\n"
+    "  -V, --version     show the version and exit\n"
+    "\n"
+    "With a terminal on stdin: a prompt with line editing and history; Ctrl-D,\n"
+    "Ctrl-C or /quit leave. Otherwise each input line is sent, each received\n"
+    "line is printed, and at the end of input chat-cli waits for the server's\n"
+    "last replies, then exits 0. Colours are off if NO_COLOR is set.\n"
+    "Exit status: 0 ok, 1 connection failed or lost, 2 bad usage.\n";
+
+static int usage_error(FILE *err, const char *what, const char *arg)
+{
+    fprintf(err, "chat-cli: %s '%s' (try chat-cli --help)\n", what, arg);
+    return CLI_ARGS_USAGE;
+}
+
+/* A port is 1..65535 in decimal; 0 means "any" only to a server. */
+static int valid_port(const char *s)
+{
+    char *end;
+    long v;
+
+    if (*s < '0' || *s > '9')
+        return 0;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    return errno == 0 && *end == '\0' && v >= 1 && v <= 65535;
+}
+
+/* Accept "[::1]" as well as "::1", as URLs write IPv6 addresses. */
+static const char *strip_brackets(char *host)
+{
+    size_t n = strlen(host);
+
+    if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
+        host[n - 1] = '\0';
+        return host + 1;
+    }
+    return host;
+}
+
+static const struct option long_opts[] = {
+    {"host", required_argument, NULL, 'h'},
+    {"port", required_argument, NULL, 'p'},
+    {"name", required_argument, NULL, 'n'},
+    {"reconnect", no_argument, NULL, 'r'},
+    {"help", no_argument, NULL, 'H'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Our own messages instead of getopt's, so a bad flag is one clear line. */
+static int bad_option(FILE *err, int ch, char **argv)
+{
+    const char *arg = argv[optind - 1];
+    char shortopt[3] = {'-', (char)optopt, '\0'};
+
+    if (optopt && strncmp(arg, "--", 2) != 0)
+        arg = shortopt;
+    if (ch == ':')
+        return usage_error(err, "missing value for", arg);
+    return usage_error(err, "unknown option", arg);
+}
+
+enum cli_args_result cli_parse_args(struct cli_opts *o, int argc, char **argv,
+                                    FILE *out, FILE *err)
+{
+    int ch;
+
+    o->host = "127.0.0.1";
+    o->port = "4242";
+    o->name = NULL;
+    o->reconnect = 0;
+    opterr = 0;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, ":h:p:n:rV", long_opts, NULL)) != -1) {
+        switch (ch) {
+        case 'h':
+            o->host = strip_brackets(optarg);
+            if (*o->host == '\0')
+                return usage_error(err, "empty host", optarg);
+            break;
+        case 'p':
+            if (!valid_port(optarg))
+                return usage_error(err, "port must be 1-65535, not", optarg);
+            o->port = optarg;
+            break;
+        case 'n':
+            if (!cli_valid_name(optarg, strlen(optarg)))
+                return usage_error(err,
+                    "name must be 2-24 letters, digits, _ or -, not", optarg);
+            o->name = optarg;
+            break;
+        case 'r':
+            o->reconnect = 1;
+            break;
+        case 'H':
+            fputs(usage_text, out);
+            return CLI_ARGS_DONE;
+        case 'V':
+            fprintf(out, "chat-cli %s (libchat %s)\n", CHAT_CLI_VERSION,
+                    chat_version());
+            return CLI_ARGS_DONE;
+        default:
+            return bad_option(err, ch, argv);
+        }
+    }
+    if (optind < argc)
+        return usage_error(err, "unexpected argument", argv[optind]);
+    return CLI_ARGS_RUN;
+}

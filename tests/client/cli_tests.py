@@ -1,0 +1,474 @@
+#!/usr/bin/env python3
+"""chat-cli end to end against a real chatd on loopback.
+
+    cli_tests.py TEST CHAT_CLI CHATD
+
+pipe_*: chat-cli in a script (stdin a pipe or a file); pty_*: chat-cli in a
+pseudo-terminal, read through a small terminal emulator, as a person sees
+it. Exit 0 pass, 1 fail, 77 skip (meson's convention).
+"""
+import os
+import re
+import select
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from clitest import (WAIT, Chatd, Failure, Pty, check, main,  # noqa: E402
+                     run_piped)
+
+SGR = re.compile(rb"\x1b\[[0-9;]*m")
+
+
+def lines_in_order(out, wanted):
+    """Each of wanted appears as a whole line of out, in this order."""
+    lines = out.splitlines()
+    pos = 0
+    for w in wanted:
+        try:
+            pos = lines.index(w, pos) + 1
+        except ValueError:
+            raise Failure("no line %r (in order) in:\n%s" % (w, out))
+
+
+def greeted_name(out):
+    m = re.search(r"^You are (\S+)$", out, re.M)
+    check(m, "no 'You are' line in:\n" + out)
+    return m.group(1)
+
+
+# ---- piped: scripts --------------------------------------------------------
+
+def pipe_join(cli, chatd):
+    """The issue's example: printf '/join ops\\nhello\\n' | chat-cli."""
+    d = Chatd(chatd)
+    try:
+        watcher = d.peer()
+        watcher.send("/join ops")
+        watcher.expect(rb"^You joined ops$")
+        rc, out, err = run_piped(cli, ["-p", str(d.port)], b"/join ops\nhello\n")
+        check(rc == 0 and err == "", "exit %d, stderr %r" % (rc, err))
+        name = greeted_name(out)
+        check(out.startswith("Server commands\n"), "greeting first:\n" + out)
+        lines_in_order(out, ["You are " + name, "You joined main",
+                             "You joined ops", name + ": hello"])
+        check(out.endswith(name + ": hello\n"), "last line:\n" + out)
+        # The server got everything before chat-cli went: others saw it all.
+        watcher.expect(("^%s joined ops$" % name).encode())
+        watcher.expect(("^%s: hello$" % name).encode())
+        watcher.expect(("^%s left ops$" % name).encode())
+    finally:
+        d.stop()
+
+
+def pipe_name(cli, chatd):
+    """--name in default mode: '/name NAME' after the greeting."""
+    d = Chatd(chatd)
+    try:
+        rc, out, err = run_piped(cli, ["-p", str(d.port), "--name", "alice"],
+                                 b"hi\n/users\n")
+        check(rc == 0 and err == "", "exit %d, stderr %r" % (rc, err))
+        old = greeted_name(out)
+        lines_in_order(out, ["You joined main", old + " is now alice",
+                             "alice: hi", "Users - alice"])
+        # A taken name is the server's answer, not a failure.
+        holder = d.peer()
+        holder.send("/name bob")
+        holder.expect(rb"is now bob$")
+        rc, out, err = run_piped(cli, ["-p", str(d.port), "-n", "bob"], b"hi\n")
+        check(rc == 0, "exit %d: %s" % (rc, err))
+        lines_in_order(out, ["bob is already taken", greeted_name(out) + ": hi"])
+    finally:
+        d.stop()
+
+
+def pipe_login(cli, chatd):
+    """chatd --login: --name is sent as the first line, no timing guess."""
+    d = Chatd(chatd, "--login")
+    try:
+        rc, out, err = run_piped(cli, ["-p", str(d.port), "--name", "bob"],
+                                 b"hi\n")
+        check(rc == 0 and err == "", "exit %d, stderr %r" % (rc, err))
+        check(out.startswith("Server commands\n"), "greeting first:\n" + out)
+        check("Name must be" not in out, "probe reply shown:\n" + out)
+        lines_in_order(out, ["You are bob", "You joined main", "bob: hi"])
+        # Without --name the script's first line is the name.
+        rc, out, err = run_piped(cli, ["-p", str(d.port)], b"dave\nhi\n")
+        check(rc == 0 and err == "", "exit %d, stderr %r" % (rc, err))
+        lines_in_order(out, ["You are dave", "dave: hi"])
+        # A taken name in login mode: no later line could be a name.
+        carol = d.peer(login="carol")
+        rc, out, err = run_piped(cli, ["-p", str(d.port), "--name", "carol"],
+                                 b"hi\n")
+        check(rc == 1, "exit %d for a taken name" % rc)
+        check("carol is already taken" in out, "stdout:\n" + out)
+        check(err.count("\n") == 1 and "refused the name carol" in err,
+              "stderr %r" % err)
+        carol.close()
+    finally:
+        d.stop()
+
+
+def bulk_input(n):
+    return "".join("line %05d of the bulk test\n" % i for i in range(n)).encode()
+
+
+def check_bulk(out, n):
+    name = greeted_name(out)
+    got = [l for l in out.splitlines() if l.startswith(name + ": line ")]
+    want = ["%s: line %05d of the bulk test" % (name, i) for i in range(n)]
+    check(got == want, "%d of %d lines came back" % (len(got), n))
+
+
+def pipe_bulk(cli, chatd):
+    """Many lines, from a pipe and from a regular file: none lost, in order."""
+    n = 5000
+    d = Chatd(chatd, "--rate", "0")
+    try:
+        rc, out, err = run_piped(cli, ["-p", str(d.port)], bulk_input(n))
+        check(rc == 0 and err == "", "pipe: exit %d, stderr %r" % (rc, err))
+        check_bulk(out, n)
+        with tempfile.TemporaryFile() as f:
+            f.write(bulk_input(n))
+            f.seek(0)
+            p = subprocess.run([cli, "-p", str(d.port)], stdin=f,
+                               capture_output=True, timeout=WAIT * 3)
+        check(p.returncode == 0 and p.stderr == b"",
+              "file: exit %d, stderr %r" % (p.returncode, p.stderr))
+        check_bulk(p.stdout.decode(), n)
+    finally:
+        d.stop()
+
+
+def pipe_edges(cli, chatd):
+    """No final newline, CRLF, empty input, /dev/null, /quit mid-script."""
+    d = Chatd(chatd)
+    try:
+        port = ["-p", str(d.port)]
+        rc, out, _ = run_piped(cli, port, b"no newline at the end")
+        check(rc == 0, "exit %d" % rc)
+        lines_in_order(out, [greeted_name(out) + ": no newline at the end"])
+        rc, out, _ = run_piped(cli, port, b"crlf\r\n")
+        lines_in_order(out, [greeted_name(out) + ": crlf"])
+        rc, out, err = run_piped(cli, port, b"")
+        check(rc == 0 and err == "", "empty: exit %d, %r" % (rc, err))
+        check(out.rstrip("\n").endswith("You joined main"), "empty:\n" + out)
+        p = subprocess.run([cli] + port, stdin=subprocess.DEVNULL,
+                           capture_output=True, timeout=WAIT * 3)
+        check(p.returncode == 0 and b"You joined main" in p.stdout,
+              "/dev/null: exit %d" % p.returncode)
+        rc, out, err = run_piped(cli, port, b"one\n/quit\ntwo\n")
+        check(rc == 0 and err == "", "quit: exit %d, %r" % (rc, err))
+        name = greeted_name(out)
+        check(out.endswith(name + ": one\nBye!\n"), "quit:\n" + out)
+    finally:
+        d.stop()
+
+
+class Running:
+    """chat-cli with a pipe we keep open, its stdout read as it comes."""
+
+    def __init__(self, argv):
+        self.p = subprocess.Popen(argv, stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE)
+        self.out = b""
+
+    def wait_out(self, text, count=1):
+        deadline = time.monotonic() + WAIT
+        while self.out.decode().count(text) < count:
+            left = deadline - time.monotonic()
+            r, _, _ = select.select([self.p.stdout], [], [], max(left, 0))
+            chunk = os.read(self.p.stdout.fileno(), 65536) if r else b""
+            if not chunk:
+                raise Failure("stdout never had %r x%d:\n%s" % (
+                    text, count, self.out.decode()))
+            self.out += chunk
+
+    def send(self, text):
+        self.p.stdin.write(text.encode())
+        self.p.stdin.flush()
+
+    def finish(self):
+        """Close stdin (communicate does) and collect the rest."""
+        rest, err = self.p.communicate(timeout=WAIT * 2)
+        self.out += rest
+        return self.p.returncode, self.out.decode(), err.decode()
+
+
+def pipe_server_gone(cli, chatd):
+    """The server shuts down: its last line, why on stderr, exit 1."""
+    d = Chatd(chatd)
+    try:
+        r = Running([cli, "-p", str(d.port)])
+        r.wait_out("You joined main")
+        d.stop()
+        rc, out, err = r.finish()
+        check(rc == 1, "exit %d" % rc)
+        check(out.endswith("Server shutting down...\n"), "stdout:\n" + out)
+        check(err == "chat-cli: connection lost: the server closed the "
+              "connection\n", "stderr %r" % err)
+    finally:
+        d.stop()
+
+
+def pipe_errors(cli, chatd):
+    """Refused, unknown host, bad flags: one clear line, non-zero exit."""
+    # A bound socket that does not listen refuses connections.
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    try:
+        rc, out, err = run_piped(cli, ["-p", str(port)], b"hi\n")
+        check(rc == 1 and out == "", "refused: exit %d, out %r" % (rc, out))
+        check(err == "chat-cli: cannot connect to 127.0.0.1 port %d: "
+              "Connection refused\n" % port, "refused: %r" % err)
+    finally:
+        s.close()
+    rc, out, err = run_piped(cli, ["-h", "no-such-host.invalid"], b"")
+    check(rc == 1 and out == "" and err.count("\n") == 1 and
+          err.startswith("chat-cli: cannot resolve host no-such-host.invalid"),
+          "unknown host: exit %d, %r" % (rc, err))
+    for args in (["--bogus"], ["-p", "0"], ["-p"], ["--name", "x y"], ["z"]):
+        rc, out, err = run_piped(cli, args, b"")
+        check(rc == 2 and out == "" and err.count("\n") == 1 and
+              err.startswith("chat-cli: "), "%s: exit %d, %r" % (args, rc, err))
+    rc, out, err = run_piped(cli, ["--help"], b"")
+    check(rc == 0 and out.startswith("Usage: chat-cli"), "--help: %d" % rc)
+    rc, out, err = run_piped(cli, ["--version"], b"")
+    check(rc == 0 and out.startswith("chat-cli "), "--version: %d" % rc)
+
+
+def pipe_reconnect(cli, chatd):
+    """--reconnect: the server restarts; name and room come back."""
+    a = Chatd(chatd)
+    port = a.port
+    b = None
+    try:
+        r = Running([cli, "-p", str(port), "--reconnect"])
+        r.send("/name zed\n/join ops\n")
+        r.wait_out("You joined ops")
+        a.stop()
+        r.wait_out("Server shutting down...")
+        b = Chatd(chatd, port=port)
+        r.wait_out("You joined ops", 2)
+        r.wait_out(" is now zed", 2)
+        watcher = b.peer()
+        watcher.send("/join ops")
+        watcher.expect(rb"^You joined ops$")
+        r.send("back\n")
+        watcher.expect(rb"^zed: back$")
+        rc, out, err = r.finish()
+        check(rc == 0, "exit %d: %s" % (rc, err))
+        check("connection lost: the server closed the connection; "
+              "reconnecting in" in err, "stderr %r" % err)
+        check("reconnected to 127.0.0.1 port %d" % port in err,
+              "stderr %r" % err)
+    finally:
+        a.stop()
+        if b:
+            b.stop()
+
+
+def pipe_ipv6(cli, chatd):
+    """-h ::1 against chatd -b ::1."""
+    try:
+        s = socket.socket(socket.AF_INET6)
+        s.bind(("::1", 0))
+        s.close()
+    except OSError:
+        print("skip: no IPv6 loopback")
+        sys.exit(77)
+    d = Chatd(chatd, addr="::1")
+    try:
+        for host in ("::1", "[::1]"):
+            rc, out, err = run_piped(cli, ["-h", host, "-p", str(d.port)],
+                                     b"over six\n")
+            check(rc == 0 and err == "", "%s: exit %d, %r" % (host, rc, err))
+            lines_in_order(out, [greeted_name(out) + ": over six"])
+    finally:
+        d.stop()
+
+
+# ---- in a terminal: people --------------------------------------------------
+
+def term_env(color=True):
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    env.update(TERM="xterm", INPUTRC="/dev/null", LANG="C.UTF-8",
+               LC_ALL="C.UTF-8", HOME=tempfile.gettempdir())
+    if not color:
+        env["NO_COLOR"] = "1"
+    return env
+
+
+def last_line(screen):
+    lines = [l for l in screen.lines() if l]
+    return lines[-1] if lines else ""
+
+
+def start_alice(cli, d, color=True):
+    t = Pty([cli, "-p", str(d.port), "--name", "alice"], env=term_env(color))
+    t.wait_for(lambda s: last_line(s) == "alice@main>")
+    return t
+
+
+def pty_typing(cli, chatd):
+    """A message arriving mid-typing prints above; the typed text stays."""
+    d = Chatd(chatd)
+    t = None
+    try:
+        t = start_alice(cli, d)
+        bob = d.peer()
+        t.wait_for("%s joined main" % bob.name)
+        t.type("hello wor")
+        t.wait_for(lambda s: last_line(s) == "alice@main> hello wor")
+        bob.send("hi alice")
+        t.wait_for("%s: hi alice" % bob.name)
+        t.wait_for(lambda s: last_line(s) == "alice@main> hello wor")
+        lines = [l for l in t.screen.lines() if l]
+        check(lines[-2] == "%s: hi alice" % bob.name,
+              "message not right above the prompt:\n" + t.screen.text())
+        check(t.screen.x == len("alice@main> hello wor"),
+              "cursor at column %d" % t.screen.x)
+        # Finish the line: the server gets it whole.
+        t.type("ld\r")
+        bob.expect(rb"^alice: hello world$")
+        t.wait_for("alice: hello world")
+        t.wait_for(lambda s: last_line(s) == "alice@main>")
+        lines = [l for l in t.screen.lines() if l]
+        check(lines[-2] == "alice: hello world", "echo:\n" + t.screen.text())
+        check("alice@main> hello world" not in t.screen.text(),
+              "typed line left on screen beside the echo")
+        # Colours: own line green, the other speaker's name bold blue.
+        check(b"\x1b[32malice: hello world" in t.raw, "own line not green")
+        check(("\x1b[1;34m%s\x1b[0m: hi alice" % bob.name).encode() in t.raw,
+              "other's name not coloured")
+    finally:
+        if t:
+            t.close()
+        d.stop()
+
+
+def pty_long_line(cli, chatd):
+    """Typed text that wraps over two rows also survives a message."""
+    d = Chatd(chatd)
+    t = None
+    try:
+        t = start_alice(cli, d)
+        bob = d.peer()
+        typed = "x" * 60 + " " + "y" * 40
+        rows = ["alice@main> " + typed[:68], typed[68:]]  # 80 columns
+        t.type(typed)
+        t.wait_for(lambda s: [l for l in s.lines() if l][-2:] == rows)
+        bob.send("interrupting")
+        t.wait_for("%s: interrupting" % bob.name)
+        t.wait_for(lambda s: [l for l in s.lines() if l][-3:] ==
+                   ["%s: interrupting" % bob.name] + rows)
+        t.type("\r")
+        bob.expect(("^alice: %s$" % typed).encode())
+    finally:
+        if t:
+            t.close()
+        d.stop()
+
+
+def pty_no_color(cli, chatd):
+    """NO_COLOR: no colour codes at all."""
+    d = Chatd(chatd)
+    t = None
+    try:
+        t = start_alice(cli, d, color=False)
+        bob = d.peer()
+        bob.send("/nosuch")
+        bob.send("plain please")
+        t.wait_for("%s: plain please" % bob.name)
+        t.type("/dance\r")
+        t.wait_for("Unrecognized command /dance, try /help")
+        check(not SGR.search(t.raw), "colour codes with NO_COLOR: %r" %
+              SGR.findall(t.raw)[:5])
+    finally:
+        if t:
+            t.close()
+        d.stop()
+
+
+def leave_by(cli, chatd, keys):
+    d = Chatd(chatd)
+    t = None
+    try:
+        t = start_alice(cli, d)
+        bob = d.peer()
+        t.wait_for("%s joined main" % bob.name)
+        t.type(keys)
+        bob.expect(rb"^alice left main$")
+        rc = t.wait_exit()
+        check(rc == 0, "exit %d:\n%s" % (rc, t.screen.text()))
+        check("Bye!" in t.screen.text(), "no Bye!:\n" + t.screen.text())
+    finally:
+        if t:
+            t.close()
+        d.stop()
+
+
+def pty_ctrl_d(cli, chatd):
+    leave_by(cli, chatd, "\x04")
+
+
+def pty_ctrl_c(cli, chatd):
+    leave_by(cli, chatd, "half typed\x03")
+
+
+def pty_quit(cli, chatd):
+    leave_by(cli, chatd, "/quit\r")
+
+
+def pty_history(cli, chatd):
+    """Up arrow brings back the last line."""
+    d = Chatd(chatd)
+    t = None
+    try:
+        t = start_alice(cli, d)
+        bob = d.peer()
+        t.type("first\r")
+        bob.expect(rb"^alice: first$")
+        t.type("second\r")
+        bob.expect(rb"^alice: second$")
+        t.type("\x1b[A\x1b[A\r")
+        bob.expect(rb"^alice: first$")
+    finally:
+        if t:
+            t.close()
+        d.stop()
+
+
+def pty_server_gone(cli, chatd):
+    """The server goes: the terminal says why and chat-cli exits 1."""
+    d = Chatd(chatd)
+    t = None
+    try:
+        t = start_alice(cli, d)
+        t.type("unsent")
+        d.stop()
+        t.wait_for("Server shutting down...")
+        rc = t.wait_exit()
+        check(rc == 1, "exit %d" % rc)
+        t.wait_for("connection lost: the server closed the connection")
+    finally:
+        if t:
+            t.close()
+        d.stop()
+
+
+TESTS = {f.__name__: f for f in (
+    pipe_join, pipe_name, pipe_login, pipe_bulk, pipe_edges, pipe_server_gone,
+    pipe_errors, pipe_reconnect, pipe_ipv6,
+    pty_typing, pty_long_line, pty_no_color, pty_ctrl_d, pty_ctrl_c, pty_quit,
+    pty_history, pty_server_gone)}
+
+if __name__ == "__main__":
+    signal.alarm(int(WAIT * 6))  # a hung test dies instead of stalling CI
+    main(TESTS)
