@@ -154,6 +154,12 @@ void chat_broker_stats(const chat_broker *b, chat_stats *out, size_t out_size)
 
 /* ---- peers ---- */
 
+uint32_t chat_burst(const chat_broker *b)
+{
+    /* A burst of 0 would block every line: take it as "one second's worth". */
+    return b->opt.burst ? b->opt.burst : b->opt.rate;
+}
+
 static int name_taken(void *ctx, const char *name)
 {
     chat_broker *b = ctx;
@@ -203,7 +209,7 @@ int chat_broker_join(chat_broker *b, void *user, uint64_t now_ms,
     chat_list_init(&p->ready_link);
     chat_list_push_back(&b->all, &p->all_link);
     chat_framer_init(&p->framer, &b->alloc, CHAT_MAX_LINE, CHAT_FRAMER_TELNET);
-    chat_bucket_init(&p->bucket, now_ms, b->opt.burst);
+    chat_bucket_init(&p->bucket, now_ms, chat_burst(b));
     b->stats.peers++;
     if (b->opt.max_peers && b->n_peers >= b->opt.max_peers) {
         chat_peer_replyf(b, p, "Server is full, try again later", CHAT_END);
@@ -242,7 +248,7 @@ static int on_frame(void *ctx, chat_frame_event ev, const char *line,
         chat_peer_replyf(b, p, "Bye!", CHAT_END);
         chat_peer_doom(b, p, CHAT_CLOSE_QUIT);
     } else if (!chat_bucket_take(&p->bucket, b->now, b->opt.rate,
-                                 b->opt.burst ? b->opt.burst : 1)) {
+                                 chat_burst(b))) {
         rate_notice(b, p);
     } else if (ev == CHAT_FRAME_TOO_LONG) {
         chat_peer_replyf(b, p, "Messages can only be 400 bytes long", CHAT_END);
@@ -260,10 +266,12 @@ int chat_peer_feed(chat_broker *b, chat_peer *p, const void *data, size_t len,
     b->now = now_ms;
     if (chat_peer_done(p))
         return CHAT_ERR_STATE;
-    /* Any input counts as activity; login peers are timed from joining. */
-    p->last_input_ms = now_ms;
-    if (p->state == PEER_ACTIVE)
+    /* Any input counts as activity; login peers are timed from joining,
+     * so their last_input_ms stays the join time until they log in. */
+    if (p->state == PEER_ACTIVE) {
+        p->last_input_ms = now_ms;
         chat_list_move_back(&b->idle, &p->time_link);
+    }
     p->broker = b;
     chat_framer_feed(&p->framer, data, len, on_frame, p);
     chat_broker_settle(b);

@@ -98,6 +98,9 @@ struct chat_broker {
     chat_stats stats;
 };
 
+/* The rate limit's effective burst (CHAT_OPT_BURST 0 means the rate). */
+uint32_t chat_burst(const chat_broker *b);
+
 /* ---- peer.c: delivery and lifecycle ---- */
 
 /* Queue a reply to p's own action: never dropped for slowness. */

@@ -73,6 +73,10 @@ static void cmd_name(chat_broker *b, chat_peer *p, args *a)
         chat_peer_replyf(b, p, a->rest, " is already taken", CHAT_END);
         return;
     }
+    if (strcmp(p->name, a->rest) == 0) { /* nothing changes: no broadcast */
+        chat_peer_replyf(b, p, "You are ", p->name, CHAT_END);
+        return;
+    }
     char old[CHAT_KEY_SIZE];
     memcpy(old, p->name, sizeof(old));
     (void)chat_peer_set_name(b, p, a->rest, a->rest_len); /* cannot fail */

@@ -78,7 +78,11 @@ int chat_room_enter(chat_broker *b, chat_peer *p, const char *name, size_t len)
     chat_list_push_back(&r->members, &p->room_link);
     r->count++;
     p->room = r;
-    for (uint32_t i = 0; i < r->history.count; i++)
+    /* The ring shrinks lazily when --history is lowered: replay only the
+     * newest lines the current limit allows. */
+    uint32_t kept = r->history.count;
+    uint32_t from = kept > b->opt.history ? kept - b->opt.history : 0;
+    for (uint32_t i = from; i < kept; i++)
         chat_peer_reply(b, p, chat_history_at(&r->history, i));
     chat_peer_replyf(b, p, "You joined ", r->name, CHAT_END);
     return CHAT_OK;

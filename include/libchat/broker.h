@@ -49,7 +49,7 @@ typedef enum chat_option {
     CHAT_OPT_LOGIN_MODE = 1,   /* 0/1: first line is the name. Default 0 */
     CHAT_OPT_HISTORY,          /* chat lines kept per room. 20; 0 = off */
     CHAT_OPT_RATE,             /* lines per second per peer. 20; 0 = off */
-    CHAT_OPT_BURST,            /* rate-limit burst. 40 */
+    CHAT_OPT_BURST,            /* rate-limit burst. 40; 0 = RATE */
     CHAT_OPT_IDLE_TIMEOUT_MS,  /* no input for this long: closed. 300000; 0 = off */
     CHAT_OPT_LOGIN_TIMEOUT_MS, /* login mode: no name for this long. 30000; 0 = off */
     CHAT_OPT_HIGH_WATER,       /* outbox bytes where a peer turns slow. 1 MiB */

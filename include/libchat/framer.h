@@ -42,7 +42,7 @@ typedef int (*chat_frame_fn)(void *ctx, chat_frame_event ev, const char *line,
                              size_t len);
 
 /*
- * Create a framer for lines of at most max_line bytes (1..65535), with
+ * Create a framer for lines of at most max_line bytes (1..65534), with
  * flags from CHAT_FRAMER_*. The framer buffers at most max_line + 1 bytes,
  * only while a line is incomplete. On success *out owns the framer (free it
  * with chat_framer_free). Errors: CHAT_ERR_INVALID, CHAT_ERR_NOMEM; *out is

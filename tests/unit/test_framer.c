@@ -278,9 +278,9 @@ START_TEST(new_rejects_bad_limits_and_leaves_out_untouched)
 
     ck_assert_int_eq(chat_framer_new(&f, 0, 0, NULL), CHAT_ERR_INVALID);
     ck_assert_ptr_eq(f, (chat_framer *)&f);
-    ck_assert_int_eq(chat_framer_new(&f, 65536, 0, NULL), CHAT_ERR_INVALID);
+    ck_assert_int_eq(chat_framer_new(&f, 65535, 0, NULL), CHAT_ERR_INVALID);
     ck_assert_ptr_eq(f, (chat_framer *)&f);
-    ck_assert_int_eq(chat_framer_new(&f, 65535, 0, NULL), CHAT_OK);
+    ck_assert_int_eq(chat_framer_new(&f, 65534, 0, NULL), CHAT_OK);
     chat_framer_free(f);
     ck_assert_int_eq(chat_framer_new(&f, 1, CHAT_FRAMER_TELNET, NULL),
                      CHAT_OK);
