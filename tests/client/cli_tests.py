@@ -463,11 +463,46 @@ def pty_server_gone(cli, chatd):
         d.stop()
 
 
+def pty_reconnect(cli, chatd):
+    """At the prompt: the server restarts; name, room and prompt come back,
+    and the help text is not shown twice."""
+    a = Chatd(chatd)
+    port = a.port
+    b = None
+    t = None
+    try:
+        t = Pty([cli, "-p", str(port), "-n", "alice", "--reconnect"],
+                env=term_env())
+        t.wait_for(lambda s: last_line(s) == "alice@main>")
+        t.type("/join ops\r")
+        t.wait_for(lambda s: last_line(s) == "alice@ops>")
+        a.stop()
+        t.wait_for("-- connection lost: the server closed the connection; "
+                   "reconnecting in")
+        b = Chatd(chatd, port=port)
+        t.wait_for("-- reconnected to 127.0.0.1 port %d" % port)
+        t.wait_for(lambda s: last_line(s) == "alice@ops>")
+        watcher = b.peer()
+        watcher.send("/join ops")
+        t.wait_for("%s joined ops" % watcher.name)
+        t.type("back\r")
+        watcher.expect(rb"^alice: back$")
+        text = t.raw.decode("utf-8", "replace")
+        check(text.count("Server commands") == 1 and
+              text.count("/quit - ") <= 1, "help shown again:\n" + text)
+    finally:
+        if t:
+            t.close()
+        a.stop()
+        if b:
+            b.stop()
+
+
 TESTS = {f.__name__: f for f in (
     pipe_join, pipe_name, pipe_login, pipe_bulk, pipe_edges, pipe_server_gone,
     pipe_errors, pipe_reconnect, pipe_ipv6,
     pty_typing, pty_long_line, pty_no_color, pty_ctrl_d, pty_ctrl_c, pty_quit,
-    pty_history, pty_server_gone)}
+    pty_history, pty_server_gone, pty_reconnect)}
 
 if __name__ == "__main__":
     signal.alarm(int(WAIT * 6))  # a hung test dies instead of stalling CI
