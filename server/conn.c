@@ -285,7 +285,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
         return;
     }
     if (what & BEV_EVENT_TIMEOUT) {
-        close_conn(c, "write timeout (socket)");
+        close_conn(c, "write-timeout (socket)");
         return;
     }
     char why[128];

@@ -202,17 +202,21 @@ static int serve(struct chatd_options *o)
     chat_broker *b;
     struct chatd_server srv;
     struct chatd_server_config cfg = server_config(o);
+    int64_t fd_clients;
     int status;
 
     if (resolve_bind(o->bind, o->port, &ss, &sslen) != 0)
         return 2;
+    fd_clients = default_max_clients(raise_fd_limit());
     if (o->max_clients == CHATD_UNSET)
-        o->max_clients = default_max_clients(raise_fd_limit());
-    else
-        raise_fd_limit();
+        o->max_clients = fd_clients;
     status = make_broker(o, &b);
     if (status != 0)
         return status;
+    if (fd_clients && (o->max_clients == 0 || o->max_clients > fd_clients))
+        log_warn("the fd limit allows about %lld clients; past that, new "
+                 "connections are told the server is full",
+                 (long long)fd_clients);
     log_debug("libchat %s; up to %lld clients", chat_version(),
               (long long)o->max_clients);
     status = 1;

@@ -5,6 +5,16 @@
  * broker and schedules a flush), then the flush event, which writes every
  * peer the broker reports ready, once. The broker's timeouts run from a
  * single timer re-armed after each flush, never per message.
+ *
+ * The flush event has the same priority as I/O, on purpose. event_active()
+ * appends it to the active queue behind every I/O callback already queued
+ * for this pass, so it still runs once, after them. A lower priority
+ * (event_base_priority_init) would starve it: libevent runs a lower
+ * priority only in a pass where no higher one is active, so while clients
+ * keep sending, nothing would be written, outboxes would grow and readers
+ * would be dropped as slow consumers. (Measured: 3 clients blasting 60,000
+ * lines, a reader got 4,848 of them with a priority-1 flush and all of
+ * them this way.)
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -234,7 +244,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
     (void)what;
     if (srv->stopping) {
-        log_info("%s again: exiting now", name);
+        log_info("%s during shutdown: exiting now", name);
         event_base_loopbreak(srv->base);
         return;
     }

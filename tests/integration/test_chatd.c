@@ -672,6 +672,28 @@ START_TEST(fd_exhaustion)
 }
 END_TEST
 
+/* --write-timeout: a reader whose output has not moved for that long is
+ * disconnected; the others go on. */
+START_TEST(write_timeout)
+{
+    const char *args[] = {"--high-water", "4096", "--rate", "0",
+                          "--write-timeout", "1", NULL};
+    client *stuck, *s;
+
+    start(args);
+    stuck = client_connect_small(srv.port, 4096);
+    CHECK(stuck && client_greet(stuck, NULL) == 0, "stuck client greeting");
+    s = join();
+    run_flood(s, NULL, 40000);
+    sleep_ms(2500); /* not reading for longer than the timeout */
+    CHECK(client_wait_eof(stuck, DEFAULT_WAIT_MS) == 0,
+          "a stuck reader was not disconnected");
+    EXPECT(s, "%s left main", stuck->name);
+    client_close(stuck);
+    client_close(s);
+}
+END_TEST
+
 /* A client that never reads cannot hold a shutdown past the grace. */
 START_TEST(shutdown_grace)
 {
@@ -742,6 +764,7 @@ static Suite *integration_suite(void)
         {"bad_flags", bad_flags},
         {"help_version", help_version},
         {"fd_exhaustion", fd_exhaustion},
+        {"write_timeout", write_timeout},
         {"shutdown_grace", shutdown_grace},
         {"second_signal", second_signal},
     };
