@@ -282,6 +282,7 @@ static void on_connected(struct cli *c)
         fail_nomem(c);
         return;
     }
+    cli_input_prompt(c); /* no longer "(offline)" */
     if (c->connections > 0)
         cli_notice(c, "reconnected to %s port %s", c->opt.host, c->opt.port);
     else if (cli_input_start(c) < 0)
@@ -334,7 +335,7 @@ static int refuses_name(const char *line, size_t len)
            (len > t && memcmp(line + len - t, taken, t) == 0);
 }
 
-/* Login mode, name sent: the greeting means it was taken. */
+/* Login mode, name sent: the greeting means it was accepted. */
 static void login_reply(struct cli *c, const char *line, size_t len)
 {
     if (cli_line_is(line, len, CLI_LINE_GREETING)) {
@@ -380,12 +381,8 @@ static void handle_line(struct cli *c, const char *line, size_t len)
     event_del(c->hint_ev);
     if (c->state == CLI_PROBING && probe_reply(c, line, len))
         return;
-    if (skip) {
-        if (c->state == CLI_LOGIN)
-            login_reply(c, line, len);
-        return;
-    }
-    show_and_track(c, line, len);
+    if (!skip)
+        show_and_track(c, line, len);
     if (c->state == CLI_LOGIN)
         login_reply(c, line, len);
 }
@@ -448,6 +445,7 @@ static void lost(struct cli *c, const char *why)
     if (c->sess.room[0])
         memcpy(c->want_room, c->sess.room, sizeof c->want_room);
     cli_input_update(c);
+    cli_input_prompt(c);
     if (can_retry(c)) {
         char msg[256];
 

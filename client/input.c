@@ -27,7 +27,7 @@
 /* Longer input lines are not sent (and said so); shorter ones past 400
  * bytes are, so that the server can say its own word about them. */
 #define TX_MAX_LINE 8192
-#define PROMPT_MAX (2 * CHAT_NAME_MAX + 8)
+#define PROMPT_MAX (2 * CHAT_NAME_MAX + 24)
 
 /* readline's line handler takes no context pointer: this is its context. */
 static struct cli *rl_cli;
@@ -287,14 +287,15 @@ int cli_input_start(struct cli *c)
     return c->interactive ? start_readline(c) : start_pipe(c);
 }
 
-/* "name@room> ", or what of it is known. */
+/* "name@room> ", or what of it is known; "(offline) " while reconnecting. */
 void cli_input_prompt(struct cli *c)
 {
     const char *n = c->sess.name, *r = c->sess.room;
 
     if (!c->interactive)
         return;
-    snprintf(prompt, sizeof prompt, "%s%s%s> ", n, *r ? "@" : "", r);
+    snprintf(prompt, sizeof prompt, "%s%s%s%s> ",
+             c->state == CLI_DOWN ? "(offline) " : "", n, *r ? "@" : "", r);
     if (c->rl_installed)
         rl_set_prompt(prompt); /* shown by the next redisplay */
 }

@@ -405,9 +405,9 @@ def leave_by(cli, chatd, keys):
         t.wait_for("%s joined main" % bob.name)
         t.type(keys)
         bob.expect(rb"^alice left main$")
+        t.wait_for("Bye!")
         rc = t.wait_exit()
         check(rc == 0, "exit %d:\n%s" % (rc, t.screen.text()))
-        check("Bye!" in t.screen.text(), "no Bye!:\n" + t.screen.text())
     finally:
         if t:
             t.close()
@@ -479,9 +479,11 @@ def pty_reconnect(cli, chatd):
         a.stop()
         t.wait_for("-- connection lost: the server closed the connection; "
                    "reconnecting in")
+        t.wait_for(lambda s: last_line(s) == "(offline) alice@ops>")
         b = Chatd(chatd, port=port)
         t.wait_for("-- reconnected to 127.0.0.1 port %d" % port)
-        t.wait_for(lambda s: last_line(s) == "alice@ops>")
+        t.wait_for(lambda s: t.raw.count(b"You joined ops") == 2 and
+                   last_line(s) == "alice@ops>")
         watcher = b.peer()
         watcher.send("/join ops")
         t.wait_for("%s joined ops" % watcher.name)

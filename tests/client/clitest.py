@@ -319,6 +319,9 @@ class Pty:
             pid, status = os.waitpid(self.pid, os.WNOHANG)
             if pid:
                 self.status = os.waitstatus_to_exitcode(status)
+                end = time.monotonic() + 1  # what it wrote last, up to EOF
+                while self.pump(0.05) and time.monotonic() < end:
+                    pass
                 return self.status
         raise Failure("chat-cli did not exit:\n" + self.screen.text())
 
