@@ -169,6 +169,7 @@ void cli_input_update(struct cli *c);
 void cli_input_prompt(struct cli *c);
 void cli_input_stop(struct cli *c);
 void cli_input_resize(struct cli *c);
+void cli_input_suspend(struct cli *c);
 void cli_input_free(struct cli *c);
 
 /* output.c */

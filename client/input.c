@@ -10,6 +10,7 @@
 #endif
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,7 +171,8 @@ static void erase_echo(const char *line)
     int rows, cols, w = text_width(line), total;
 
     rl_get_screen_size(&rows, &cols);
-    if (!term || strcmp(term, "dumb") == 0 || w < 0 || cols <= 0)
+    if (!rl_cli->tty_out || !term || strcmp(term, "dumb") == 0 || w < 0 ||
+        cols <= 0)
         return;
     total = (int)strlen(prompt) + w;
     if (total % cols == 0)
@@ -304,6 +306,22 @@ void cli_input_resize(struct cli *c)
 {
     if (c->rl_installed)
         rl_resize_terminal();
+}
+
+/*
+ * Ctrl-Z. readline's own handler is off (libevent owns the signals), so do
+ * what it would: give the shell a sane terminal, stop, and on resuming take
+ * the terminal back and redraw the prompt with the typed text.
+ */
+void cli_input_suspend(struct cli *c)
+{
+    if (c->rl_installed)
+        rl_deprep_terminal();
+    kill(getpid(), SIGSTOP); /* returns once we are continued */
+    if (c->rl_installed) {
+        rl_prep_terminal(1);
+        rl_forced_update_display();
+    }
 }
 
 void cli_input_stop(struct cli *c)

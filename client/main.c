@@ -13,6 +13,7 @@
 #include "cli.h"
 
 static const int leave_signals[] = {SIGINT, SIGTERM, SIGHUP};
+#define MAX_SIGNALS 5 /* the above, and SIGWINCH and SIGTSTP in a terminal */
 
 void cli_exit(struct cli *c, int code)
 {
@@ -31,6 +32,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     (void)what;
     if (sig == SIGWINCH)
         cli_input_resize(c);
+    else if (sig == SIGTSTP)
+        cli_input_suspend(c);
     else
         cli_conn_leave(c); /* a second one, while leaving, exits at once */
 }
@@ -43,8 +46,10 @@ static int add_signals(struct cli *c, struct event **evs, size_t max)
     for (size_t i = 0; i < sizeof leave_signals / sizeof *leave_signals; i++)
         if (n < max)
             evs[n++] = evsignal_new(c->base, leave_signals[i], on_signal, c);
-    if (c->interactive && n < max)
+    if (c->interactive && n + 2 <= max) {
         evs[n++] = evsignal_new(c->base, SIGWINCH, on_signal, c);
+        evs[n++] = evsignal_new(c->base, SIGTSTP, on_signal, c);
+    }
     for (size_t i = 0; i < n; i++)
         if (!evs[i] || event_add(evs[i], NULL) < 0)
             return -1;
@@ -61,7 +66,7 @@ static int want_color(const struct cli *c)
 
 static int run(struct cli *c)
 {
-    struct event *sig[4] = {NULL};
+    struct event *sig[MAX_SIGNALS] = {NULL};
     int rc = 1;
 
     c->base = event_base_new();
@@ -69,7 +74,7 @@ static int run(struct cli *c)
         fprintf(stderr, "chat-cli: cannot start the event loop\n");
         return 1;
     }
-    if (add_signals(c, sig, 4) < 0 || cli_conn_init(c) < 0) {
+    if (add_signals(c, sig, MAX_SIGNALS) < 0 || cli_conn_init(c) < 0) {
         fprintf(stderr, "chat-cli: out of memory\n");
     } else {
         cli_conn_start(c);
@@ -79,7 +84,7 @@ static int run(struct cli *c)
     cli_input_stop(c);
     cli_input_free(c);
     cli_conn_free(c);
-    for (size_t i = 0; i < 4; i++)
+    for (size_t i = 0; i < MAX_SIGNALS; i++)
         if (sig[i])
             event_free(sig[i]);
     event_base_free(c->base);

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import termios
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -445,6 +446,37 @@ def pty_history(cli, chatd):
         d.stop()
 
 
+def pty_suspend(cli, chatd):
+    """Ctrl-Z gives the shell a cooked terminal; on resume the typed text
+    and readline's own modes come back."""
+    d = Chatd(chatd)
+    t = None
+    try:
+        t = start_alice(cli, d)
+        bob = d.peer()
+        t.type("half")
+        t.wait_for(lambda s: last_line(s) == "alice@main> half")
+        t.type("\x1a")
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            pid, status = os.waitpid(t.pid, os.WUNTRACED | os.WNOHANG)
+            if pid:
+                break
+            t.pump(0.05)
+        check(pid and os.WIFSTOPPED(status), "not stopped by Ctrl-Z")
+        lflag = termios.tcgetattr(t.fd)[3]
+        check(lflag & termios.ICANON and lflag & termios.ECHO,
+              "terminal left in raw mode while stopped")
+        os.kill(t.pid, signal.SIGCONT)
+        t.wait_for(lambda s: not termios.tcgetattr(t.fd)[3] & termios.ICANON)
+        t.type(" done\r")
+        bob.expect(rb"^alice: half done$")
+    finally:
+        if t:
+            t.close()
+        d.stop()
+
+
 def pty_server_gone(cli, chatd):
     """The server goes: the terminal says why and chat-cli exits 1."""
     d = Chatd(chatd)
@@ -504,7 +536,7 @@ TESTS = {f.__name__: f for f in (
     pipe_join, pipe_name, pipe_login, pipe_bulk, pipe_edges, pipe_server_gone,
     pipe_errors, pipe_reconnect, pipe_ipv6,
     pty_typing, pty_long_line, pty_no_color, pty_ctrl_d, pty_ctrl_c, pty_quit,
-    pty_history, pty_server_gone, pty_reconnect)}
+    pty_history, pty_suspend, pty_server_gone, pty_reconnect)}
 
 if __name__ == "__main__":
     signal.alarm(int(WAIT * 6))  # a hung test dies instead of stalling CI
