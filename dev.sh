@@ -12,7 +12,7 @@ cd "$(dirname "$0")"
 # Debian packages the tree needs to build and test (keep in sync with
 # meson.build's dependencies and the test scripts' tools).
 PACKAGES=(
-    meson ninja-build gcc clang pkg-config binutils
+    meson ninja-build gcc g++ clang pkg-config binutils
     libevent-dev check libsubunit-dev valgrind libreadline-dev
 )
 

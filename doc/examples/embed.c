@@ -40,7 +40,7 @@ static const step script[] = {
     {BOB, "ce! what the HECK is libchat?\n"},
     {ALICE, "/me waves"},
     {ALICE, "\n"},
-    {ALICE, "a chat server in a library, darn it\n"},
+    {ALICE, "a chat server in a library, darn it Darnell\n"}, /* whole words only */
     {BOB, "/msg alice heck, nice\n"},
     {BOB, "/join kitchen\n"},
     {ALICE, "/rooms\n"},
