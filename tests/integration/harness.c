@@ -80,17 +80,19 @@ static size_t read_file(const char *path, char *buf, size_t size)
     return n;
 }
 
-void harness_dump_logs(void)
+void chatd_print_log(const chatd_proc *d)
 {
     static char buf[1 << 16];
 
-    for (int i = 0; i < MAX_PROCS; i++) {
-        if (!live[i])
-            continue;
-        read_file(live[i]->log_path, buf, sizeof buf);
-        fprintf(stderr, "---- chatd log (pid %d) ----\n%s---- end ----\n",
-                (int)live[i]->pid, buf);
-    }
+    read_file(d->log_path, buf, sizeof buf);
+    fprintf(stderr, "---- chatd log ----\n%s---- end ----\n", buf);
+}
+
+void harness_dump_logs(void)
+{
+    for (int i = 0; i < MAX_PROCS; i++)
+        if (live[i])
+            chatd_print_log(live[i]);
 }
 
 /* In the child: stdio, a clean signal state, no inherited sockets. */

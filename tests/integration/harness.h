@@ -42,6 +42,9 @@ void chatd_stop(chatd_proc *d);
 /* Print the log of every chatd still running to stderr (on failure). */
 void harness_dump_logs(void);
 
+/* Print d's log to stderr. */
+void chatd_print_log(const chatd_proc *d);
+
 /* Non-zero if chatd's log so far contains needle. */
 int chatd_log_contains(const chatd_proc *d, const char *needle);
 

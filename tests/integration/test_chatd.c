@@ -62,9 +62,25 @@ static void start(const char *const *args)
           srv.status);
 }
 
+/*
+ * Teardown: a chatd still running must also shut down cleanly on SIGTERM
+ * with whatever the test left connected (exit 0; under a sanitizer or
+ * valgrind wrapper that also means no leaks).
+ */
 static void stop(void)
 {
+    int ok = 1;
+
+    if (srv.pid > 0) {
+        chatd_signal(&srv, SIGTERM);
+        ok = chatd_wait(&srv, 10000) == 0 && WIFEXITED(srv.status) &&
+             WEXITSTATUS(srv.status) == 0;
+        if (!ok)
+            chatd_print_log(&srv);
+    }
     chatd_stop(&srv);
+    ck_assert_msg(ok, "chatd did not exit 0 on SIGTERM (status %d)",
+                  srv.status);
 }
 
 static client *connect_client(void)
