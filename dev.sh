@@ -118,7 +118,10 @@ cmd_test() {
     build_and_test "$BUILD_DIR"
     # b_lundef=false: the shared library leaves the sanitizer runtime's
     # symbols to the executables that load it.
-    build_and_test "$ASAN_DIR" -Db_sanitize=address,undefined -Db_lundef=false
+    # The sanitizer build uses clang, so both compilers' -Werror are
+    # checked on every run (the plain build above is gcc's).
+    CC=clang CXX=clang++ build_and_test "$ASAN_DIR" \
+        -Db_sanitize=address,undefined -Db_lundef=false
     local line="$PASSED passed, $FAILED failed"
     ((SKIPPED > 0)) && line+=", $SKIPPED skipped"
     printf '%s\n' "$line"

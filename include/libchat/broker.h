@@ -204,8 +204,11 @@ CHAT_EXTERN chat_peer *chat_broker_next_ready(chat_broker *b);
 
 /*
  * Describe up to max pieces of p's pending output, oldest first, in iov.
- * Returns how many were filled. The memory is the broker's, valid until the
- * next consume, feed, tick, release or free that involves this broker.
+ * Returns how many were filled. The memory is the broker's: each piece
+ * stays valid and unchanged until that piece is consumed, or until p's
+ * output is discarded (chat_peer_release, chat_broker_free, or p closing
+ * for a reason where chat_close_reason_flushes() is 0). Output queued for
+ * other peers never moves it.
  */
 CHAT_EXTERN size_t chat_peer_peek(const chat_peer *p, chat_iov *iov, size_t max);
 
