@@ -109,8 +109,40 @@ void chat_peer_reply(chat_broker *b, chat_peer *p, chat_msg *m);
 void chat_peer_reply_always(chat_broker *b, chat_peer *p, chat_msg *m);
 /* Queue a reply built from NUL-terminated pieces (NULL-terminated list). */
 void chat_peer_replyf(chat_broker *b, chat_peer *p, ...);
-/* Queue what others send: dropped and counted while p is slow. */
-void chat_peer_deliver(chat_broker *b, chat_peer *p, chat_msg *m);
+/* Append m to p's outbox; starts the write timer and marks p ready. */
+static inline int chat_peer_enqueue(chat_broker *b, chat_peer *p, chat_msg *m)
+{
+    if (chat_outbox_push(&p->out, &b->rings, m))
+        return CHAT_ERR_NOMEM;
+    b->stats.deliveries++;
+    b->stats.bytes_queued += m->len;
+    if (p->out.count == 1) { /* was empty: output starts waiting now */
+        p->last_progress_ms = b->now;
+        chat_list_push_back(&b->writes, &p->write_link);
+    }
+    if (!p->ready) {
+        p->ready = 1;
+        chat_list_push_back(&b->ready, &p->ready_link);
+    }
+    return CHAT_OK;
+}
+
+/* The cold cases of chat_peer_deliver: p is slow (count the drop),
+ * closing or doomed (nothing), or out of memory (doom it). */
+void chat_peer_deliver_slow(chat_broker *b, chat_peer *p, chat_msg *m);
+
+/* Queue what others send: dropped and counted while p is slow. Inline:
+ * a room fan-out calls it once per member. */
+static inline void chat_peer_deliver(chat_broker *b, chat_peer *p, chat_msg *m)
+{
+    if (p->slow | p->doomed | (p->state == PEER_CLOSING) ||
+        chat_peer_enqueue(b, p, m)) {
+        chat_peer_deliver_slow(b, p, m);
+        return;
+    }
+    if (p->out.bytes > b->opt.high_water)
+        p->slow = 1;
+}
 /* Decide to close p: it stops taking input at once; the close itself runs
  * when the current operation ends (chat_broker_settle), so no peer leaves
  * a room while that room is being iterated. */
@@ -120,8 +152,14 @@ void chat_peer_doom(chat_broker *b, chat_peer *p, chat_close_reason reason);
 void chat_peer_close(chat_broker *b, chat_peer *p, chat_close_reason reason);
 /* Non-zero if p takes no more input (closing or doomed). */
 int chat_peer_done(const chat_peer *p);
-/* Run the closes decided during an operation; every API entry ends so. */
-void chat_broker_settle(chat_broker *b);
+/* Run the closes decided during an operation; every API entry ends so.
+ * Inline: almost always there is nothing to do. */
+void chat_broker_settle_doomed(chat_broker *b);
+static inline void chat_broker_settle(chat_broker *b)
+{
+    if (!chat_list_empty(&b->doomed))
+        chat_broker_settle_doomed(b);
+}
 /* Put p on the ready list if it is not there. */
 void chat_peer_mark_ready(chat_broker *b, chat_peer *p);
 /* Give p a name (registered in the names map). */

@@ -6,11 +6,7 @@
 
 #include "alloc.h"
 
-void chat_msg_unref(const chat_allocator *a, chat_msg *m)
-{
-    if (m && --m->refs == 0)
-        chat_mem_free(a, m);
-}
+void chat_msg_free(const chat_allocator *a, chat_msg *m) { chat_mem_free(a, m); }
 
 void chat_msgb_init(chat_msgb *b, const chat_allocator *a, size_t hint)
 {

@@ -14,8 +14,17 @@ typedef struct chat_msg {
     char data[];
 } chat_msg;
 
+/* Free a message whose last reference is gone. */
+void chat_msg_free(const chat_allocator *a, chat_msg *m);
+
 static inline void chat_msg_ref(chat_msg *m) { m->refs++; }
-void chat_msg_unref(const chat_allocator *a, chat_msg *m);
+
+/* Inline: every consumed delivery drops a reference. */
+static inline void chat_msg_unref(const chat_allocator *a, chat_msg *m)
+{
+    if (m && --m->refs == 0)
+        chat_msg_free(a, m);
+}
 
 /* A builder that grows a message in place, then hands it over with one
  * reference. A failed allocation poisons it: end() then returns NULL. */

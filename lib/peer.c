@@ -24,27 +24,11 @@ int chat_peer_done(const chat_peer *p)
 
 static int flushes(chat_close_reason r) { return chat_close_reason_flushes(r); }
 
-/* Append m to p's outbox; the write timeout starts when output appears. */
-static int enqueue(chat_broker *b, chat_peer *p, chat_msg *m)
-{
-    int was_empty = p->out.count == 0;
-    if (chat_outbox_push(&p->out, &b->rings, m))
-        return CHAT_ERR_NOMEM;
-    b->stats.deliveries++;
-    b->stats.bytes_queued += m->len;
-    if (was_empty) {
-        p->last_progress_ms = b->now;
-        chat_list_push_back(&b->writes, &p->write_link);
-    }
-    chat_peer_mark_ready(b, p);
-    return CHAT_OK;
-}
-
 void chat_peer_reply(chat_broker *b, chat_peer *p, chat_msg *m)
 {
     if (p->state == PEER_CLOSING)
         return;
-    if (!m || enqueue(b, p, m)) {
+    if (!m || chat_peer_enqueue(b, p, m)) {
         chat_peer_doom(b, p, CHAT_CLOSE_NOMEM);
         return;
     }
@@ -56,7 +40,7 @@ void chat_peer_reply(chat_broker *b, chat_peer *p, chat_msg *m)
 
 void chat_peer_reply_always(chat_broker *b, chat_peer *p, chat_msg *m)
 {
-    if (p->state != PEER_CLOSING && (!m || enqueue(b, p, m)))
+    if (p->state != PEER_CLOSING && (!m || chat_peer_enqueue(b, p, m)))
         chat_peer_doom(b, p, CHAT_CLOSE_NOMEM);
 }
 
@@ -74,7 +58,7 @@ void chat_peer_replyf(chat_broker *b, chat_peer *p, ...)
     chat_msg_unref(&b->alloc, m);
 }
 
-void chat_peer_deliver(chat_broker *b, chat_peer *p, chat_msg *m)
+void chat_peer_deliver_slow(chat_broker *b, chat_peer *p, chat_msg *m)
 {
     if (p->state == PEER_CLOSING || p->doomed)
         return;
@@ -83,12 +67,8 @@ void chat_peer_deliver(chat_broker *b, chat_peer *p, chat_msg *m)
         b->stats.dropped++;
         return;
     }
-    if (enqueue(b, p, m)) {
-        chat_peer_doom(b, p, CHAT_CLOSE_NOMEM);
-        return;
-    }
-    if (p->out.bytes > b->opt.high_water)
-        p->slow = 1;
+    (void)m; /* only reached here when enqueueing m failed */
+    chat_peer_doom(b, p, CHAT_CLOSE_NOMEM);
 }
 
 void chat_peer_doom(chat_broker *b, chat_peer *p, chat_close_reason reason)
@@ -142,7 +122,7 @@ void chat_peer_close(chat_broker *b, chat_peer *p, chat_close_reason reason)
     chat_peer_mark_ready(b, p);
 }
 
-void chat_broker_settle(chat_broker *b)
+void chat_broker_settle_doomed(chat_broker *b)
 {
     chat_link *l;
     while ((l = chat_list_first(&b->doomed))) {
