@@ -19,7 +19,25 @@ import sys
 import termios
 import time
 
-WAIT = 10.0  # seconds any single expected event may take, however slow
+
+def chatd_wrapper():
+    """$CHATD_WRAPPER split on spaces: words put before chatd's command line
+    (meson test --setup valgrind sets it to a valgrind command)."""
+    return os.environ.get("CHATD_WRAPPER", "").split()
+
+
+def slowdown():
+    """How many times slower chatd may be than a plain build:
+    $CHATD_SLOWDOWN, else 4 under a wrapper, else 1 (as the C harness)."""
+    try:
+        n = int(os.environ.get("CHATD_SLOWDOWN", "0"))
+    except ValueError:
+        n = 0
+    return n if n > 0 else 4 if chatd_wrapper() else 1
+
+
+# Seconds any single expected event may take, however slow.
+WAIT = 10.0 * slowdown()
 
 
 class Failure(Exception):
@@ -32,15 +50,19 @@ def check(cond, msg):
 
 
 class Chatd:
-    """chatd on 127.0.0.1 (or addr) port 0, the real port read from its log."""
+    """chatd on 127.0.0.1 (or addr) port 0, the real port read from its log,
+    run under $CHATD_WRAPPER if set. stop() fails the test unless chatd
+    exits 0 on SIGTERM (under valgrind: no memory error, no leak)."""
 
     def __init__(self, chatd, *args, addr="127.0.0.1", port=0):
-        self.cmd = [chatd, "-b", addr, "-p", str(port)] + list(args)
+        self.cmd = chatd_wrapper() + [chatd, "-b", addr, "-p", str(port)] + \
+            list(args)
         self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE)
         self.log = b""
         self.peers = []
+        self.stopped = False
         deadline = time.monotonic() + WAIT
         while True:
             m = re.search(rb"listening on (\S+):(\d+)", self.log)
@@ -66,14 +88,27 @@ class Chatd:
         for p in self.peers:
             p.close()
         self.peers = []
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(WAIT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc.stderr.close()
+        if self.stopped:
+            return
+        self.stopped = True
+        if self.proc.poll() is not None:
+            err = self.proc.communicate()[1]
+            raise Failure("chatd exited by itself, status %d: %s" % (
+                self.proc.returncode,
+                (self.log + err).decode("utf-8", "replace")))
+        self.proc.send_signal(sig)
+        try:
+            # Reading stderr to its end: a full pipe must not block chatd.
+            err = self.proc.communicate(timeout=WAIT)[1]
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            err = self.proc.communicate()[1]
+            raise Failure("chatd did not exit on signal %d: %r" % (
+                sig, self.log + err))
+        rc = self.proc.returncode
+        check(rc == 0 or sig not in (signal.SIGTERM, signal.SIGINT),
+              "chatd exited %d on signal %d (99: valgrind found errors): %s"
+              % (rc, sig, (self.log + err).decode("utf-8", "replace")))
 
 
 class Peer:
@@ -343,6 +378,9 @@ def main(tests):
     try:
         tests[name](os.path.abspath(cli), os.path.abspath(chatd))
     except Failure as e:
+        # A failed chatd_stop() in a finally block may hide the first one.
+        if isinstance(e.__context__, Failure):
+            print("FAIL %s: %s" % (name, e.__context__))
         print("FAIL %s: %s" % (name, e))
         sys.exit(1)
     print("ok %s" % name)

@@ -10,8 +10,21 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* How long to wait for one expected line, a start or an exit. */
-#define DEFAULT_WAIT_MS 5000
+/*
+ * How long to wait for one expected line, a start or an exit: 5 s, times
+ * harness_slowdown() (a chatd under valgrind is many times slower).
+ */
+#define DEFAULT_WAIT_MS (5000 * harness_slowdown())
+
+/*
+ * How many times slower chatd may be than a plain build: $CHATD_SLOWDOWN
+ * if set (a positive integer), else 4 when $CHATD_WRAPPER is set (e.g.
+ * valgrind), else 1. Scale every wait by it; never assert on speed.
+ */
+int harness_slowdown(void);
+
+/* Non-zero when chatd runs under $CHATD_WRAPPER (valgrind, ...). */
+int harness_wrapped(void);
 
 typedef struct chatd_proc {
     pid_t pid;         /* 0 once reaped */
@@ -21,16 +34,24 @@ typedef struct chatd_proc {
 } chatd_proc;
 
 /*
- * Start $CHATD -p 0 ARGS... (args NULL-terminated; may be NULL). Returns 0
- * once it logged "listening on"; -1 if it exited or never did (the process
- * is then reaped and d->status is set).
+ * Start $CHATD -p 0 ARGS... (args NULL-terminated; may be NULL), preceded
+ * by the words of $CHATD_WRAPPER if set (split on spaces; the first one is
+ * looked up in $PATH). Returns 0 once it logged "listening on"; -1 if it
+ * exited or never did (the process is then reaped and d->status is set).
+ * d->pid is the process started: under valgrind that is chatd itself
+ * (valgrind runs its program in its own process), so signals reach it.
  */
 int chatd_start(chatd_proc *d, const char *const *args);
 
-/* chatd_start with RLIMIT_NOFILE (soft and hard) set to nofile in chatd. */
+/*
+ * chatd_start with RLIMIT_NOFILE (soft and hard) set to nofile in chatd.
+ * This one ignores $CHATD_WRAPPER: valgrind's own descriptors above the
+ * limit would change what clients past the limit see.
+ */
 int chatd_start_nofile(chatd_proc *d, const char *const *args, long nofile);
 
-/* Wait up to timeout_ms for chatd to exit. Returns 0 if it did. */
+/* Wait up to timeout_ms (times harness_slowdown()) for chatd to exit.
+ * Returns 0 if it did. */
 int chatd_wait(chatd_proc *d, int timeout_ms);
 
 /* Send a signal to a running chatd. */
