@@ -207,6 +207,7 @@ static int serve(struct chatd_options *o)
 
     if (resolve_bind(o->bind, o->port, &ss, &sslen) != 0)
         return 2;
+    chatd_tune_malloc();
     fd_clients = default_max_clients(raise_fd_limit());
     if (o->max_clients == CHATD_UNSET)
         o->max_clients = fd_clients;

@@ -30,6 +30,9 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "log.h"
 
@@ -115,6 +118,7 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
+    srv->passes++;
     while ((p = chat_broker_next_ready(srv->broker)) != NULL)
         chatd_conn_pump(chat_peer_user(p));
     arm_timer(srv);
@@ -129,6 +133,42 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     srv->timer_at = CHAT_NO_DEADLINE;
     chat_broker_tick(srv->broker, chatd_now_ms());
     chatd_server_schedule_flush(srv); /* writes what expired, re-arms */
+}
+
+/*
+ * Heap and the kernel. glibc gives the top of the heap back whenever more
+ * than M_TRIM_THRESHOLD (128 KiB) is free there, and a busy fan-out frees
+ * that much every loop pass only to fault it back in on the next: chatd
+ * raises the threshold (see chatd_tune_malloc) and instead trims once
+ * when a check finds that no pass ran since the last one, so an idle
+ * server still returns what a join storm or a flood took.
+ */
+#define TRIM_CHECK_MS 2000
+
+void chatd_tune_malloc(void)
+{
+#ifdef __GLIBC__
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+#endif
+}
+
+static void on_trim(evutil_socket_t fd, short what, void *arg)
+{
+    struct chatd_server *srv = arg;
+
+    (void)fd;
+    (void)what;
+    if (srv->passes != srv->passes_seen) {
+        srv->passes_seen = srv->passes;
+        srv->trimmed = 0;
+        return;
+    }
+    if (!srv->trimmed) {
+#ifdef __GLIBC__
+        malloc_trim(0);
+#endif
+        srv->trimmed = 1;
+    }
 }
 
 /* ---- accepting ----------------------------------------------------------- */
@@ -271,13 +311,17 @@ static int make_events(struct chatd_server *srv)
     srv->timer_ev = evtimer_new(base, on_timer, srv);
     srv->grace_ev = evtimer_new(base, on_grace, srv);
     srv->resume_ev = evtimer_new(base, on_resume, srv);
+    srv->trim_ev = event_new(base, -1, EV_PERSIST, on_trim, srv);
     srv->sig_ev[0] = evsignal_new(base, SIGINT, on_signal, srv);
     srv->sig_ev[1] = evsignal_new(base, SIGTERM, on_signal, srv);
     if (!srv->flush_ev || !srv->timer_ev || !srv->grace_ev ||
-        !srv->resume_ev || !srv->sig_ev[0] || !srv->sig_ev[1])
+        !srv->resume_ev || !srv->trim_ev || !srv->sig_ev[0] ||
+        !srv->sig_ev[1])
         return -1;
+    struct timeval trim_every = ms_to_tv(TRIM_CHECK_MS);
     if (event_add(srv->sig_ev[0], NULL) != 0 ||
-        event_add(srv->sig_ev[1], NULL) != 0)
+        event_add(srv->sig_ev[1], NULL) != 0 ||
+        event_add(srv->trim_ev, &trim_every) != 0)
         return -1;
     return 0;
 }
@@ -317,6 +361,39 @@ static int start_listening(struct chatd_server *srv,
     return 0;
 }
 
+/*
+ * The event base. With epoll's changelist, enabling and disabling EV_WRITE
+ * within one loop pass (a bufferevent does both around every write that
+ * empties its buffer) costs no epoll_ctl at all: changes are merged and
+ * applied once before the next wait.
+ */
+static struct event_base *new_base(void)
+{
+    struct event_config *cfg = event_config_new();
+    struct event_base *base;
+
+    if (!cfg)
+        return NULL;
+    event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    base = event_base_new_with_config(cfg);
+    event_config_free(cfg);
+    return base;
+}
+
+static int make_common_timeouts(struct chatd_server *srv)
+{
+    struct timeval linger = ms_to_tv(CHATD_LINGER_MS);
+
+    srv->linger_tv = event_base_init_common_timeout(srv->base, &linger);
+    if (srv->cfg.write_timeout_ms) {
+        struct timeval w = ms_to_tv(srv->cfg.write_timeout_ms);
+        srv->write_tv = event_base_init_common_timeout(srv->base, &w);
+        if (!srv->write_tv)
+            return -1;
+    }
+    return srv->linger_tv ? 0 : -1;
+}
+
 int chatd_server_init(struct chatd_server *srv, chat_broker *b,
                       const struct chatd_server_config *cfg,
                       const struct sockaddr *addr, int addrlen)
@@ -330,8 +407,8 @@ int chatd_server_init(struct chatd_server *srv, chat_broker *b,
         log_warn("no spare descriptor (%s): clients past the fd limit "
                  "will wait instead of being told the server is full",
                  strerror(errno));
-    srv->base = event_base_new();
-    if (!srv->base || make_events(srv) != 0) {
+    srv->base = new_base();
+    if (!srv->base || make_events(srv) != 0 || make_common_timeouts(srv) != 0) {
         log_error("cannot set up the event loop");
         return -1;
     }
@@ -366,6 +443,7 @@ void chatd_server_free(struct chatd_server *srv)
     free_event(srv->timer_ev);
     free_event(srv->grace_ev);
     free_event(srv->resume_ev);
+    free_event(srv->trim_ev);
     free_event(srv->sig_ev[0]);
     free_event(srv->sig_ev[1]);
     if (srv->reserve_fd >= 0)

@@ -17,6 +17,9 @@
 
 struct chatd_conn;
 
+/* How long a half-closed socket waits for the client's EOF. */
+#define CHATD_LINGER_MS 2000
+
 /* What the loop needs besides the broker's own options. */
 struct chatd_server_config {
     uint64_t write_timeout_ms; /* bound on a stalled socket; 0 = none */
@@ -35,13 +38,25 @@ struct chatd_server {
     struct event *sig_ev[2]; /* SIGINT, SIGTERM */
     struct event *grace_ev;  /* ends a shutdown that takes too long */
     struct event *resume_ev; /* re-enables accepting after fd exhaustion */
+    struct event *trim_ev;   /* gives heap back once the loop goes quiet */
+    uint64_t passes;         /* flush passes so far */
+    uint64_t passes_seen;    /* ... at the last trim check */
+    int trimmed;             /* heap given back since the last activity */
     int reserve_fd;          /* spare fd to turn clients away on EMFILE */
     uint64_t turned_away;    /* clients turned away since the last log */
     uint64_t full_logged_at; /* when that was last logged (ms) */
     int stopping;            /* a shutdown signal arrived */
+    /* Every connection shares these two durations, so they are libevent
+     * "common timeouts": re-arming one (bufferevents do on every write) is
+     * an O(1) queue append instead of a heap operation. NULL: none. */
+    const struct timeval *write_tv;
+    const struct timeval *linger_tv;
     struct chatd_conn *conns; /* every open connection */
     size_t nconns;
 };
+
+/* Keep freed heap through busy loop passes (call once, at start). */
+void chatd_tune_malloc(void);
 
 /* Monotonic clock in milliseconds: the broker's time base. */
 uint64_t chatd_now_ms(void);
