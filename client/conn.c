@@ -31,7 +31,7 @@
 #define QUIT_WAIT_MS 2000        /* after /quit: how long we wait for the close */
 #define HINT_MS 1500             /* no greeting this long: maybe login mode */
 #define RX_MAX_LINE 4096         /* server lines are under 500 bytes */
-#define OUTPUT_HIGH (64 * 1024)  /* stop reading piped stdin above this */
+#define OUTPUT_HIGH 65536        /* stop reading piped stdin above this */
 
 static void on_read(struct bufferevent *bev, void *arg);
 static void on_write(struct bufferevent *bev, void *arg);

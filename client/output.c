@@ -33,7 +33,9 @@ static const char *const kind_sgr[] = {
  */
 struct above {
     char *text;
+#ifndef HAVE_RL_CLEAR_VISIBLE_LINE
     int point;
+#endif
 };
 
 static void above_begin(const struct cli *c, struct above *a)

@@ -29,7 +29,7 @@
 #define FD_RESERVE 16
 
 /* Most output kept in a bufferevent; the rest waits in the broker. */
-#define OUT_CAP (64 * 1024)
+#define OUT_CAP 65536 /* 64 KiB */
 
 #define WRITE_TIMEOUT_DEFAULT_MS 30000 /* the broker's default, PROTOCOL.md */
 
@@ -60,7 +60,9 @@ static int64_t default_max_clients(rlim_t fds)
         return 0;
     if (fds > (rlim_t)INT32_MAX)
         return INT32_MAX;
-    return fds > 2 * FD_RESERVE ? (int64_t)fds - FD_RESERVE : (int64_t)fds / 2;
+    if (fds <= (rlim_t)FD_RESERVE * 2)
+        return (int64_t)fds / 2;
+    return (int64_t)fds - FD_RESERVE;
 }
 
 /* Different random names on every run: mix kernel randomness, the

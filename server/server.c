@@ -346,12 +346,12 @@ static int start_listening(struct chatd_server *srv,
 {
     unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
                      LEV_OPT_CLOSE_ON_EXEC;
-    char name[64];
 
     srv->listener = evconnlistener_new_bind(srv->base, on_accept, srv, flags,
                                             -1, addr, addrlen);
     if (!srv->listener) {
         int err = errno;
+        char name[64];
         chatd_format_addr(addr, name, sizeof name);
         log_error("cannot listen on %s: %s", name, strerror(err));
         return -1;
