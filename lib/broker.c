@@ -429,7 +429,7 @@ static uint64_t earliest(uint64_t cur, const chat_peer *p, uint64_t since,
 
 uint64_t chat_broker_next_deadline(const chat_broker *b)
 {
-    chat_broker *mb = (chat_broker *)(uintptr_t)b; /* lists are read only */
+    chat_broker *mb = (chat_broker *)b; /* lists are read only */
     uint64_t t = CHAT_NO_DEADLINE;
     chat_peer *p = IDLE_HEAD(mb);
     t = earliest(t, p, p ? p->last_input_ms : 0, b->opt.idle_ms);

@@ -4,7 +4,7 @@
 #include "alloc.h"
 
 #define OUTBOX_MIN 8u
-#define POOL_BYTES (256 * 1024) /* per size class */
+#define POOL_BYTES ((size_t)256 * 1024) /* per size class */
 
 /* Size class of a ring of cap slots (a power of two), or -1 if it is too
  * big to pool. */

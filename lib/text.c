@@ -99,7 +99,9 @@ int chat_name_valid(const char *s, size_t n)
 
 static char lower(char c)
 {
-    return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+    if (c >= 'A' && c <= 'Z')
+        return (char)(c - 'A' + 'a');
+    return c;
 }
 
 void chat_fold(char *out, const char *s, size_t n)
