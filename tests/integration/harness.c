@@ -321,6 +321,39 @@ char *chatd_log_line(const chatd_proc *d, const char *needle, char *buf,
     return buf;
 }
 
+long chatd_rss_kib(const chatd_proc *d)
+{
+    char path[64], buf[4096];
+    const char *p;
+
+    if (d->pid <= 0)
+        return -1;
+    snprintf(path, sizeof path, "/proc/%ld/status", (long)d->pid);
+    read_file(path, buf, sizeof buf);
+    p = strstr(buf, "\nVmRSS:");
+    return p ? atol(p + 8) : -1;
+}
+
+long chatd_cpu_ms(const chatd_proc *d)
+{
+    char path[64], buf[1024];
+    unsigned long utime, stime;
+    long tick = sysconf(_SC_CLK_TCK);
+    const char *p;
+
+    if (d->pid <= 0 || tick <= 0)
+        return -1;
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)d->pid);
+    read_file(path, buf, sizeof buf);
+    /* The command name is in parentheses and may hold spaces: fields
+     * 14 and 15 (utime, stime) are the 12th and 13th after it. */
+    p = strrchr(buf, ')');
+    if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+                     "%lu %lu", &utime, &stime) != 2)
+        return -1;
+    return (long)((utime + stime) * 1000 / (unsigned long)tick);
+}
+
 int chatd_run(const char *const *args, int timeout_ms, char *out,
               size_t out_size, char *err, size_t err_size)
 {
@@ -410,6 +443,16 @@ void client_close(client *c)
         return;
     close(c->fd);
     free(c);
+}
+
+void client_reset(client *c)
+{
+    struct linger lg = {1, 0};
+
+    if (!c)
+        return;
+    setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    client_close(c);
 }
 
 int client_send_bytes(client *c, const void *data, size_t len)

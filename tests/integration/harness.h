@@ -74,6 +74,16 @@ char *chatd_log_line(const chatd_proc *d, const char *needle, char *buf,
                      size_t size);
 
 /*
+ * chatd's resident memory (VmRSS from /proc/PID/status) in KiB, or -1 if
+ * unknown (not Linux, or not running). Under valgrind it includes
+ * valgrind's own memory.
+ */
+long chatd_rss_kib(const chatd_proc *d);
+
+/* CPU time chatd has used (user + system, /proc/PID/stat) in ms, or -1. */
+long chatd_cpu_ms(const chatd_proc *d);
+
+/*
  * Run $CHATD ARGS... to completion (at most timeout_ms), capturing stdout
  * and stderr into the buffers (NUL-terminated, truncated). Returns the
  * exit status, or -1 if it did not exit normally in time.
@@ -97,6 +107,9 @@ client *client_connect(int port, int ipv6);
 client *client_connect_small(int port, int rcvbuf);
 
 void client_close(client *c);
+
+/* Close with SO_LINGER 0: the kernel sends RST instead of FIN. */
+void client_reset(client *c);
 
 /* Send all of s. Returns 0, or -1 on error. */
 int client_send(client *c, const char *s);
