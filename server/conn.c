@@ -1,21 +1,27 @@
 /*
- * chatd - one client connection: a bufferevent joined to a broker peer.
+ * chatd - one client connection: a socket joined to a broker peer.
  *
- * Input is fed to the broker as it arrives; output is copied from the
- * broker's outbox into the bufferevent only while that holds less than
- * cfg.out_cap bytes, so the broker's backlog is the real backlog and the
- * broker decides who is a slow consumer. A closing peer is flushed, then
- * its socket is half-closed and lingers briefly for the client's EOF.
+ * Input comes through a bufferevent and is fed to the broker as it
+ * arrives. Output never leaves the broker until the kernel takes it: the
+ * flush pass writes each ready peer with one writev() straight from the
+ * broker's shared messages (no copy), and only when the socket is full
+ * does a write event wait for room. So the broker's backlog is the real
+ * backlog, and it alone decides slow consumers and write timeouts. A
+ * closing peer is flushed, then its socket is half-closed and lingers
+ * briefly for the client's EOF.
  */
 #define _POSIX_C_SOURCE 200809L
 
 #include "server.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -28,21 +34,21 @@
 
 struct chatd_conn {
     struct chatd_server *srv;
-    struct bufferevent *bev;
+    struct bufferevent *bev;  /* input only */
+    struct event *write_ev;   /* armed only while the socket is full */
     chat_peer *peer;          /* NULL once released (lingering) */
     struct chatd_conn *prev, *next;
-    unsigned draining : 1;    /* closing: waiting for the output to empty */
+    unsigned blocked : 1;     /* write_ev armed: the socket took no more */
     unsigned lingering : 1;   /* write side shut: waiting for EOF */
     unsigned eof : 1;         /* the client's input ended */
     char addr[64];
 };
 
-/* The write-stall timeout always; the linger timeout on reads while
- * lingering. Both are the server's common timeouts. */
-static void set_timeouts(struct chatd_conn *c, int lingering)
+/* While lingering, a read timeout bounds the wait for the client's EOF
+ * (the server's common timeout: re-arming it is O(1)). */
+static void set_linger_timeout(struct chatd_conn *c)
 {
-    bufferevent_set_timeouts(c->bev, lingering ? c->srv->linger_tv : NULL,
-                             c->srv->write_tv);
+    bufferevent_set_timeouts(c->bev, c->srv->linger_tv, NULL);
 }
 
 static void link_conn(struct chatd_conn *c)
@@ -90,6 +96,8 @@ static void free_conn(struct chatd_conn *c)
     struct chatd_server *srv = c->srv;
 
     unlink_conn(c);
+    if (c->write_ev)
+        event_free(c->write_ev);
     bufferevent_free(c->bev);
     free(c);
     chatd_server_conn_gone(srv);
@@ -127,92 +135,81 @@ static void output_done(struct chatd_conn *c)
         return;
     }
     c->lingering = 1;
-    set_timeouts(c, 1);
-}
-
-static void start_draining(struct chatd_conn *c)
-{
-    c->draining = 1;
-    /* From now on the write callback means "output is empty". */
-    bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
-    if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-        output_done(c);
+    set_linger_timeout(c);
 }
 
 /*
- * Copy up to `room` bytes of p's pending output into out with one
- * evbuffer operation: reserve one contiguous region, copy every piece into
- * it, commit. (An evbuffer_add per message costs more than the copy.)
- * Returns the bytes copied, 0 if nothing is pending, -1 out of memory.
+ * Write p's pending output with writev() straight from the broker's
+ * messages until it is all written or the socket is full. Returns 0, or
+ * -1 with errno set if the connection failed.
  */
-static long copy_pending(struct evbuffer *out, const chat_peer *p, size_t room)
+static int write_pending(struct chatd_conn *c)
 {
-    chat_iov iov[PEEK_IOVS];
-    size_t k = chat_peer_peek(p, iov, PEEK_IOVS), total = 0;
-    struct evbuffer_iovec v;
+    evutil_socket_t fd = bufferevent_getfd(c->bev);
+    chat_broker *b = c->srv->broker;
 
-    for (size_t i = 0; i < k; i++)
-        total += iov[i].len;
-    if (total > room)
-        total = room; /* a piece may be cut: consume() takes byte counts */
-    if (total == 0)
-        return 0;
-    if (evbuffer_reserve_space(out, (ev_ssize_t)total, &v, 1) != 1)
-        return -1;
-    char *dst = v.iov_base;
-    size_t left = total;
-    for (size_t i = 0; i < k && left; i++) {
-        size_t n = iov[i].len < left ? iov[i].len : left;
-        memcpy(dst, iov[i].base, n);
-        dst += n;
-        left -= n;
-    }
-    v.iov_len = total;
-    return evbuffer_commit_space(out, &v, 1) == 0 ? (long)total : -1;
-}
+    while (chat_peer_pending(c->peer) > 0) {
+        chat_iov piece[PEEK_IOVS];
+        struct iovec iov[PEEK_IOVS];
+        size_t k = chat_peer_peek(c->peer, piece, PEEK_IOVS), total = 0;
 
-/*
- * Move the outbox into the bufferevent until it holds out_cap bytes.
- * Returns -1 if nothing could be copied for lack of memory.
- */
-static int fill_output(struct chatd_conn *c)
-{
-    struct evbuffer *out = bufferevent_get_output(c->bev);
-    size_t have = evbuffer_get_length(out);
-    size_t cap = c->srv->cfg.out_cap;
-    uint64_t now = chatd_now_ms();
-
-    while (have < cap && chat_peer_pending(c->peer) > 0) {
-        long n = copy_pending(out, c->peer, cap - have);
-        if (n <= 0)
-            return n < 0 ? -1 : 0;
-        /* Consuming may queue a "dropped" notice: the loop takes it too. */
-        chat_peer_consume(c->srv->broker, c->peer, (size_t)n, now);
-        have += (size_t)n;
+        for (size_t i = 0; i < k; i++) {
+            iov[i].iov_base = (void *)(uintptr_t)piece[i].base;
+            iov[i].iov_len = piece[i].len;
+            total += piece[i].len;
+        }
+        ssize_t n = writev(fd, iov, (int)k);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+        }
+        /* Consuming may queue a "dropped" notice: the loop writes it too. */
+        chat_peer_consume(b, c->peer, (size_t)n, chatd_now_ms());
+        if ((size_t)n < total)
+            return 0; /* the socket is full */
     }
     return 0;
+}
+
+/* The socket has room again (or never will: the broker's write timeout
+ * decides that, so the event itself has no timeout). */
+static void on_writable(evutil_socket_t fd, short what, void *arg)
+{
+    struct chatd_conn *c = arg;
+
+    (void)fd;
+    (void)what;
+    c->blocked = 0;
+    chatd_conn_pump(c);
 }
 
 void chatd_conn_pump(struct chatd_conn *c)
 {
     chat_close_reason r;
 
-    if (!c->peer || c->draining)
+    if (!c->peer || c->blocked)
         return;
     r = chat_peer_close_reason(c->peer);
     if (r != CHAT_CLOSE_NONE && !chat_close_reason_flushes(r)) {
         close_conn(c, chat_close_reason_str(r));
         return;
     }
-    if (fill_output(c) != 0) {
-        log_warn("%s: out of memory for output", c->addr);
-        close_conn(c, "out of memory");
+    if (write_pending(c) != 0) {
+        char why[128];
+        snprintf(why, sizeof why, "%s", strerror(errno));
+        close_conn(c, why);
         return;
     }
-    /* Consuming can end a peer (EOF waits for its output): look again. */
-    r = chat_peer_close_reason(c->peer);
-    if (r != CHAT_CLOSE_NONE && chat_peer_pending(c->peer) == 0)
-        start_draining(c);
+    if (chat_peer_pending(c->peer) > 0) {
+        c->blocked = event_add(c->write_ev, NULL) == 0;
+        if (!c->blocked)
+            close_conn(c, "cannot watch the socket");
+        return;
+    }
+    /* Everything is written; a closing peer can go now. */
+    if (chat_peer_close_reason(c->peer) != CHAT_CLOSE_NONE)
+        output_done(c);
 }
 
 /* Hand every contiguous chunk of input to the broker. */
@@ -254,22 +251,6 @@ static void on_read(struct bufferevent *bev, void *arg)
     chatd_server_schedule_flush(c->srv);
 }
 
-/* The output fell to the low watermark (0 while draining). */
-static void on_write(struct bufferevent *bev, void *arg)
-{
-    struct chatd_conn *c = arg;
-    struct chatd_server *srv = c->srv;
-
-    if (c->draining) {
-        if (!c->lingering &&
-            evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-            output_done(c);
-        return;
-    }
-    chatd_conn_pump(c);
-    chatd_server_schedule_flush(srv);
-}
-
 static void on_eof(struct chatd_conn *c)
 {
     c->eof = 1;
@@ -291,10 +272,6 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     }
     if (what & BEV_EVENT_EOF) {
         on_eof(c);
-        return;
-    }
-    if (what & BEV_EVENT_TIMEOUT) {
-        close_conn(c, "write-timeout (socket)");
         return;
     }
     char why[128];
@@ -323,10 +300,10 @@ static int start_conn(struct chatd_conn *c)
         log_warn("%s: cannot join: %s", c->addr, chat_strerror(err));
         return -1;
     }
-    bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
-    bufferevent_setwatermark(c->bev, EV_WRITE, srv->cfg.out_cap / 4, 0);
-    set_timeouts(c, 0);
-    if (bufferevent_enable(c->bev, EV_READ | EV_WRITE) != 0) {
+    bufferevent_setcb(c->bev, on_read, NULL, on_event, c);
+    c->write_ev = event_new(srv->base, bufferevent_getfd(c->bev), EV_WRITE,
+                            on_writable, c);
+    if (!c->write_ev || bufferevent_enable(c->bev, EV_READ) != 0) {
         log_warn("%s: cannot watch the socket", c->addr);
         chat_peer_release(srv->broker, c->peer, chatd_now_ms());
         c->peer = NULL;

@@ -29,9 +29,7 @@
 #define FD_RESERVE 16
 
 /* Most output kept in a bufferevent; the rest waits in the broker. */
-#define OUT_CAP 65536 /* 64 KiB */
 
-#define WRITE_TIMEOUT_DEFAULT_MS 30000 /* the broker's default, PROTOCOL.md */
 
 /* Raise the soft fd limit to the hard one; returns the soft limit in
  * effect, or 0 when it is unknown or unlimited. */
@@ -185,15 +183,7 @@ static struct chatd_server_config server_config(const struct chatd_options *o)
 {
     struct chatd_server_config cfg;
 
-    cfg.write_timeout_ms = o->write_ms == CHATD_UNSET
-                               ? WRITE_TIMEOUT_DEFAULT_MS
-                               : (uint64_t)o->write_ms;
     cfg.grace_ms = (uint64_t)o->grace_ms;
-    /* Never hold more in libevent than the broker's own high-water mark,
-     * or a slow consumer would hide in the bufferevent. */
-    cfg.out_cap = OUT_CAP;
-    if (o->high_water != CHATD_UNSET && o->high_water < OUT_CAP)
-        cfg.out_cap = (size_t)o->high_water;
     return cfg;
 }
 

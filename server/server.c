@@ -385,12 +385,6 @@ static int make_common_timeouts(struct chatd_server *srv)
     struct timeval linger = ms_to_tv(CHATD_LINGER_MS);
 
     srv->linger_tv = event_base_init_common_timeout(srv->base, &linger);
-    if (srv->cfg.write_timeout_ms) {
-        struct timeval w = ms_to_tv(srv->cfg.write_timeout_ms);
-        srv->write_tv = event_base_init_common_timeout(srv->base, &w);
-        if (!srv->write_tv)
-            return -1;
-    }
     return srv->linger_tv ? 0 : -1;
 }
 

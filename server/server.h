@@ -22,9 +22,7 @@ struct chatd_conn;
 
 /* What the loop needs besides the broker's own options. */
 struct chatd_server_config {
-    uint64_t write_timeout_ms; /* bound on a stalled socket; 0 = none */
     uint64_t grace_ms;         /* shutdown: time to flush before closing */
-    size_t out_cap;            /* bytes kept in a bufferevent's output */
 };
 
 struct chatd_server {
@@ -46,10 +44,9 @@ struct chatd_server {
     uint64_t turned_away;    /* clients turned away since the last log */
     uint64_t full_logged_at; /* when that was last logged (ms) */
     int stopping;            /* a shutdown signal arrived */
-    /* Every connection shares these two durations, so they are libevent
-     * "common timeouts": re-arming one (bufferevents do on every write) is
-     * an O(1) queue append instead of a heap operation. NULL: none. */
-    const struct timeval *write_tv;
+    /* Every lingering connection shares this duration, so it is a libevent
+     * "common timeout": arming it is an O(1) queue append, not a heap
+     * operation. */
     const struct timeval *linger_tv;
     struct chatd_conn *conns; /* every open connection */
     size_t nconns;
