@@ -1,0 +1,353 @@
+"""chat-bench end to end against a real chatd on loopback.
+
+    bench_tests.py TEST CHAT_BENCH CHATD
+
+Each test starts its own chatd on 127.0.0.1 port 0 (under $CHATD_WRAPPER,
+split on spaces, if set: `meson test --setup valgrind`), runs chat-bench
+briefly and checks that its counts add up, read from --json. Standard
+library only. Nothing here measures speed: every wait is a deadline for
+something to happen, scaled for slow wrappers.
+"""
+import json
+import os
+import re
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def chatd_wrapper():
+    return os.environ.get("CHATD_WRAPPER", "").split()
+
+
+def slowdown():
+    """How many times slower chatd may be: $CHATD_SLOWDOWN, else 4 under a
+    wrapper (valgrind), else 1."""
+    try:
+        n = int(os.environ.get("CHATD_SLOWDOWN", "0"))
+    except ValueError:
+        n = 0
+    return n if n > 0 else 4 if chatd_wrapper() else 1
+
+
+WAIT = 10.0 * slowdown()  # seconds any one expected event may take
+DRAIN = str(5 * slowdown())  # chat-bench --drain-timeout
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Failure(msg)
+
+
+class Chatd:
+    """chatd on 127.0.0.1 port 0; the port is read from its log."""
+
+    def __init__(self, chatd, *args):
+        self.log = tempfile.TemporaryFile()
+        cmd = chatd_wrapper() + [chatd, "-b", "127.0.0.1", "-p", "0"] + \
+            list(args)
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                                     stdout=self.log, stderr=self.log)
+        self.stopped = False
+        deadline = time.monotonic() + WAIT
+        while True:
+            m = re.search(rb"listening on \S+:(\d+)", self.text())
+            if m:
+                self.port = int(m.group(1))
+                return
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.kill()
+                raise Failure("chatd did not start: %r" % self.text())
+            time.sleep(0.02)
+
+    def text(self):
+        self.log.seek(0)
+        return self.log.read()
+
+    def kill(self):
+        self.stopped = True
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def stop(self):
+        """SIGTERM; chatd must exit 0 (under valgrind: no error, no leak)."""
+        if self.stopped:
+            return
+        self.stopped = True
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(WAIT)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise Failure("chatd did not exit on SIGTERM: %r" % self.text())
+        check(rc == 0, "chatd exited %d on SIGTERM (99: valgrind found "
+              "errors): %s" % (rc, self.text().decode("utf-8", "replace")))
+
+
+def run(bench, *args, timeout=None, **kw):
+    """Run chat-bench to its end; returns (status, stdout, stderr)."""
+    p = subprocess.run([bench] + [str(a) for a in args],
+                       stdin=subprocess.DEVNULL, capture_output=True,
+                       timeout=timeout or 6 * WAIT, **kw)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+def report(out):
+    try:
+        return json.loads(out)
+    except ValueError:
+        raise Failure("not one JSON object: %r" % out)
+
+
+def one_error_line(rc, out, err, status=1):
+    check(rc == status, "exit status %d, wanted %d; stderr %r" %
+          (rc, status, err))
+    lines = err.splitlines()
+    check(len(lines) == 1 and lines[0].startswith("chat-bench: ")
+          and err.endswith("\n"), "not one error line: %r" % err)
+    return lines[0]
+
+
+def check_clean(r):
+    """The run ended normally and everything is accounted for."""
+    for key in ("lost", "dropped", "reordered", "duplicates", "foreign"):
+        check(r[key] == 0, "%s = %d: %r" % (key, r[key], r))
+    check(not r["stalled"] and not r["error"], "run did not end cleanly: %r" % r)
+    check(r["deliveries"] == r["expected_deliveries"],
+          "deliveries %d != expected %d" % (r["deliveries"],
+                                            r["expected_deliveries"]))
+    check(r["echoes"] == r["expected_echoes"] == r["accepted"],
+          "echoes do not add up: %r" % r)
+    lat = r["latency_us"]
+    check(0 < lat["p50"] <= lat["p99"] <= lat["p999"] <= lat["max"],
+          "latency quantiles out of order: %r" % lat)
+
+
+# ---- the tests -------------------------------------------------------------
+
+def test_counts(bench, chatd):
+    """One room, window pacing: every message reaches every other member."""
+    d = Chatd(chatd, "--rate", "0")
+    try:
+        rc, out, err = run(bench, "-p", d.port, "--clients", 30, "--senders",
+                           3, "--messages", 300, "--json",
+                           "--drain-timeout", DRAIN)
+        check(rc == 0 and err == "", "status %d, stderr %r" % (rc, err))
+        r = report(out)
+        check(r["sent"] == 900 and r["accepted"] == 900 and r["refused"] == 0,
+              "sent/accepted: %r" % r)
+        check(r["expected_deliveries"] == 900 * 29, "expected: %r" % r)
+        check(r["too_fast"] == 0, "rate limited under --rate 0: %r" % r)
+        check_clean(r)
+        check(r["deliveries_per_s"] > 0 and r["cpu_user_s"] >= 0, "%r" % r)
+    finally:
+        d.stop()
+
+
+def test_rooms_rate(bench, chatd):
+    """Four rooms, open-loop --rate pacing, --duration: 10 members a room,
+    so each message is due to 9 others."""
+    d = Chatd(chatd, "--rate", "0")
+    try:
+        rc, out, err = run(bench, "-p", d.port, "--clients", 40, "--rooms", 4,
+                           "--senders", 8, "--rate", 20, "--duration", 1,
+                           "--size", 400, "--json", "--drain-timeout", DRAIN)
+        check(rc == 0 and err == "", "status %d, stderr %r" % (rc, err))
+        r = report(out)
+        check(r["sent"] >= 8 and r["pacing"] == "rate", "%r" % r)
+        check(r["expected_deliveries"] == r["sent"] * 9, "expected: %r" % r)
+        check_clean(r)
+    finally:
+        d.stop()
+
+
+def test_text_report(bench, chatd):
+    """Without --json: the human report, on stdout only."""
+    d = Chatd(chatd, "--rate", "0")
+    try:
+        rc, out, err = run(bench, "-p", d.port, "--clients", 4, "--senders",
+                           2, "--messages", 50, "--drain-timeout", DRAIN)
+        check(rc == 0 and err == "", "status %d, stderr %r" % (rc, err))
+        for pattern in (r"^chat-bench: 4 clients in 1 room, 2 senders, "
+                        r"64-byte messages, window 16$",
+                        r"^sent +100 messages in ",
+                        r"^deliveries +300 of 300 due: ",
+                        r"echoes 100 of 100$",
+                        r"^latency +p50 [\d.]+ ms, p99 [\d.]+ ms, "
+                        r"p99\.9 [\d.]+ ms, max [\d.]+ ms$",
+                        r"^dropped +0; lost 0; reordered 0; duplicates 0; "
+                        r"too-fast notices 0$",
+                        r"^cpu +[\d.]+ s user \+ [\d.]+ s sys"):
+            check(re.search(pattern, out, re.M), "no %r in %r" % (pattern, out))
+    finally:
+        d.stop()
+
+
+def test_rate_limited(bench, chatd):
+    """chatd's default rate limit (20/s, burst 40) refuses lines silently
+    after one notice: chat-bench counts the notices, settles the refused
+    messages instead of waiting for them, and nothing counts as lost."""
+    d = Chatd(chatd)
+    try:
+        rc, out, err = run(bench, "-p", d.port, "--clients", 5, "--senders",
+                           1, "--messages", 80, "--json",
+                           "--drain-timeout", DRAIN)
+        check(rc == 0 and err == "", "status %d, stderr %r" % (rc, err))
+        r = report(out)
+        check(r["too_fast"] >= 1 and r["refused"] >= 1, "not limited: %r" % r)
+        check(r["accepted"] + r["refused"] == r["sent"] == 80, "%r" % r)
+        check(r["accepted"] >= 40, "the burst was refused: %r" % r)
+        check(r["expected_deliveries"] == r["accepted"] * 4, "%r" % r)
+        check_clean(r)
+    finally:
+        d.stop()
+
+
+def test_bots(bench, chatd):
+    """--bots --duration 2: bots chat, rename and move, then quit; exit 0."""
+    d = Chatd(chatd)
+    try:
+        rc, out, err = run(bench, "-p", d.port, "--bots", "--clients", 8,
+                           "--rooms", 3, "--rate", 5, "--duration", 2,
+                           "--seed", 42, "--json")
+        check(rc == 0 and err == "", "status %d, stderr %r" % (rc, err))
+        r = report(out)
+        check(r["mode"] == "bots" and r["online"] == 8, "%r" % r)
+        check(r["sent"] > 0 and r["chat"] > 0, "no activity: %r" % r)
+        check(r["received"] > r["chat"], "nothing relayed: %r" % r)
+        check(r["disconnects"] == 0 and not r["error"], "%r" % r)
+        # The bots said /quit: chatd has nobody left (it answers /rooms
+        # with only the newcomer's room).
+        s = socket.create_connection(("127.0.0.1", d.port), timeout=WAIT)
+        s.sendall(b"/rooms\n")
+        buf = b""
+        deadline = time.monotonic() + WAIT
+        while b"Rooms - " not in buf and time.monotonic() < deadline:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            buf += chunk
+        s.close()
+        m = re.search(rb"Rooms - ([^\n]*)\n", buf)
+        check(m and m.group(1) == b"main (1)", "bots still online: %r" % buf)
+    finally:
+        d.stop()
+
+
+BAD_ARGS = [
+    ["--clients", "0"],
+    ["--size", "10"],
+    ["--rate", "5", "--window", "3"],
+    ["--senders", "20"],
+    ["--bots", "--messages", "5"],
+    ["--frobnicate"],
+    ["--port"],
+    ["extra"],
+]
+
+
+def test_bad_args(bench, chatd):
+    """A bad command line: one line on stderr, status 2, nothing sent."""
+    for args in BAD_ARGS:
+        rc, out, err = run(bench, *args)
+        line = one_error_line(rc, out, err, status=2)
+        check(out == "", "stdout for %r: %r" % (args, out))
+        check("try chat-bench --help" in line, "%r: %r" % (args, line))
+    rc, out, err = run(bench, "--help")
+    check(rc == 0 and out.startswith("Usage: chat-bench") and err == "",
+          "--help: %d %r %r" % (rc, out, err))
+    rc, out, err = run(bench, "--version")
+    check(rc == 0 and out.startswith("chat-bench ") and err == "",
+          "--version: %d %r %r" % (rc, out, err))
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_refused(bench, chatd):
+    """Nobody listening: one clear line, status 1."""
+    port = free_port()
+    rc, out, err = run(bench, "-p", port, "--clients", 5)
+    line = one_error_line(rc, out, err)
+    check(line == "chat-bench: cannot connect to 127.0.0.1 port %d: "
+          "Connection refused" % port, line)
+    check(out == "", "stdout: %r" % out)
+
+
+def lower_nofile(n):
+    def setup():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))
+    return setup
+
+
+def test_out_of_fds(bench, chatd):
+    """Too few file descriptors: refused before connecting when the limit
+    cannot fit the clients, or stopped with one line when it runs out."""
+    rc, out, err = run(bench, "--clients", 100, preexec_fn=lower_nofile(64))
+    line = one_error_line(rc, out, err)
+    check("100 clients need" in line and "file descriptors" in line, line)
+    d = Chatd(chatd, "--rate", "0")
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(30)]
+    try:
+        # 30 inherited descriptors eat the room the check left for them.
+        rc, out, err = run(bench, "-p", d.port, "--clients", 30,
+                           preexec_fn=lower_nofile(64), pass_fds=held)
+        line = one_error_line(rc, out, err)
+        check("out of file descriptors after" in line, line)
+    finally:
+        for fd in held:
+            os.close(fd)
+        d.stop()
+
+
+def test_server_gone(bench, chatd):
+    """chatd dies mid-run: one error line, status 1, the report still
+    printed (marked as an error)."""
+    d = Chatd(chatd, "--rate", "0")
+    try:
+        p = subprocess.Popen([bench, "-p", str(d.port), "--clients", "6",
+                              "--senders", "2", "--rate", "50",
+                              "--duration", "60", "--json"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(0.5 * slowdown())
+        d.kill()
+        out, err = p.communicate(timeout=WAIT)
+        line = one_error_line(p.returncode, out.decode(), err.decode())
+        check("connection" in line, line)
+        if out:
+            check(report(out.decode())["error"], "not marked: %r" % out)
+    finally:
+        d.kill()
+
+
+TESTS = {name[5:]: fn for name, fn in globals().items()
+         if name.startswith("test_")}
+
+
+def main():
+    name, bench, chatd = sys.argv[1:4]
+    try:
+        TESTS[name](os.path.abspath(bench), os.path.abspath(chatd))
+    except (Failure, subprocess.TimeoutExpired) as e:
+        print("FAIL %s: %s" % (name, e))
+        sys.exit(1)
+    print("ok %s" % name)
+
+
+if __name__ == "__main__":
+    main()
