@@ -1,10 +1,17 @@
 /*
  * Fuzz the broker: the input is a script of operations across up to 8
  * peers (join, release, feed bytes, eof, advance time, drain fully or in
- * part, shutdown), and the broker's invariants are checked after each:
- * names are unique and match live named peers, each room's count equals
- * its members and no room is empty, and output goes only to live peers.
- * LeakSanitizer checks that freeing the broker leaves nothing behind.
+ * part, shutdown, toggle a message filter), and the broker's invariants
+ * are checked after each: names are unique and match live named peers,
+ * each room's count equals its members and no room is empty, output goes
+ * only to live peers, no peer's backlog grows past the slow-consumer
+ * bound, and no output byte is a control character other than tab and
+ * newline (no terminal escapes reach anyone). LeakSanitizer checks that
+ * freeing the broker leaves nothing behind.
+ *
+ * Script: 5 option bytes (high water, history, rate, login mode, max
+ * peers), then operations of 2 bytes (op, peer) and their arguments; see
+ * LLVMFuzzerTestOneInput. tests/fuzz/seeds.py writes the seed corpus.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,6 +20,11 @@
 #include "broker_int.h"
 
 #define MAX_PEERS 8
+
+/* Past 4x the high-water mark a peer is closed (PROTOCOL.md); what one
+ * operation can queue on top before that happens (the greeting with the
+ * history, a few replies in one feed) is far below this. */
+#define BACKLOG_SLACK 16384
 
 typedef struct script {
     const uint8_t *p;
@@ -60,6 +72,8 @@ static void check(chat_broker *b, chat_peer *const *peers)
     size_t named = 0;
     for (int i = 0; i < MAX_PEERS; i++) {
         chat_peer *p = peers[i];
+        if (p && chat_peer_pending(p) > 4 * b->opt.high_water + BACKLOG_SLACK)
+            abort(); /* memory a reader that never reads can pin */
         if (!p || p->state != PEER_ACTIVE)
             continue;
         named++;
@@ -75,7 +89,35 @@ static void check(chat_broker *b, chat_peer *const *peers)
     check_rooms(b);
 }
 
-/* Drain every ready peer; consume all, or only part when partial. */
+/* Output is sanitized: no C0 control but tab and newline, no DEL, no C1
+ * (U+0080-U+009F, UTF-8 C2 80..C2 9F). Checked per piece, which holds
+ * whole lines, so a pair split by a partial consume is missed at worst. */
+static void check_bytes(const unsigned char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if ((s[i] < 0x20 && s[i] != '\t' && s[i] != '\n') || s[i] == 0x7F)
+            abort();
+        if (s[i] == 0xC2 && i + 1 < n && s[i + 1] >= 0x80 && s[i + 1] <= 0x9F)
+            abort();
+    }
+}
+
+/* Write what p's transport takes: all its pending output, or only part
+ * of it when partial. */
+static void write_peer(chat_broker *b, chat_peer *p, uint64_t now,
+                       unsigned partial)
+{
+    chat_iov iov[8];
+    size_t k = chat_peer_peek(p, iov, 8), total = 0;
+    for (size_t i = 0; i < k; i++) {
+        check_bytes(iov[i].base, iov[i].len);
+        total += iov[i].len;
+    }
+    chat_peer_consume(b, p, partial ? total / (partial + 1) : total, now);
+}
+
+/* One pass of a front-end: write every ready peer, then retry the peers
+ * whose output is still pending (their transports became writable). */
 static void drain(chat_broker *b, chat_peer *const *peers, uint64_t now,
                   unsigned partial)
 {
@@ -83,11 +125,66 @@ static void drain(chat_broker *b, chat_peer *const *peers, uint64_t now,
     while ((p = chat_broker_next_ready(b))) {
         if (live_index(peers, p) < 0)
             abort(); /* output for a peer that was released */
-        chat_iov iov[8];
-        size_t k = chat_peer_peek(p, iov, 8), total = 0;
-        for (size_t i = 0; i < k; i++)
-            total += iov[i].len;
-        chat_peer_consume(b, p, partial ? total / (partial + 1) : total, now);
+        write_peer(b, p, now, partial);
+    }
+    for (int i = 0; i < MAX_PEERS; i++)
+        if (peers[i] && chat_peer_pending(peers[i]))
+            write_peer(b, peers[i], now, partial);
+}
+
+/*
+ * A filter as a moderation bot would be, misbehaving on purpose: by the
+ * text's first byte it allows, drops, or rewrites to text with terminal
+ * escapes, to invalid UTF-8, to nothing, or claims more than the buffer
+ * holds. The broker must sanitize or drop whatever comes back.
+ */
+static chat_filter_verdict wild_filter(void *ctx, const chat_filter_msg *m,
+                                       char *buf, size_t *len)
+{
+    size_t n = m->len < CHAT_MAX_LINE - 8 ? m->len : CHAT_MAX_LINE - 8;
+    (void)ctx;
+    switch ((unsigned char)m->text[0] % 7) {
+    case 0:
+        return CHAT_FILTER_DROP;
+    case 1: /* ESC [ 3 1 m text BEL */
+        memcpy(buf, "\x1b[31m", 5);
+        memcpy(buf + 5, m->text, n);
+        buf[5 + n] = '\a';
+        *len = n + 6;
+        return CHAT_FILTER_REWRITE;
+    case 2: /* a C1 control and a stray continuation byte */
+        memcpy(buf, "\xc2\x9b", 2);
+        memcpy(buf + 2, m->text, n);
+        buf[2 + n] = (char)0x80;
+        *len = n + 3;
+        return CHAT_FILTER_REWRITE;
+    case 3:
+        *len = 0;
+        return CHAT_FILTER_REWRITE;
+    case 4:
+        memset(buf, ' ', CHAT_MAX_LINE);
+        *len = CHAT_MAX_LINE + 1; /* a buggy filter: must be dropped */
+        return CHAT_FILTER_REWRITE;
+    case 5: /* the longest allowed rewrite */
+        memset(buf, 'x', CHAT_MAX_LINE);
+        *len = CHAT_MAX_LINE;
+        return CHAT_FILTER_REWRITE;
+    default:
+        return CHAT_FILTER_ALLOW;
+    }
+}
+
+/* Op 7's argument byte: rare values act, the rest do nothing. */
+static void special(chat_broker *b, unsigned v, uint64_t now, int *filtered)
+{
+    if (v == 0xAA) {
+        chat_broker_shutdown(b, now);
+    } else if (v == 0x5A) {
+        if (*filtered)
+            (void)chat_broker_remove_filter(b, wild_filter, NULL);
+        else if (chat_broker_add_filter(b, wild_filter, NULL) != CHAT_OK)
+            return;
+        *filtered = !*filtered;
     }
 }
 
@@ -109,6 +206,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     chat_broker_set_option(b, CHAT_OPT_WRITE_TIMEOUT_MS, 3000);
     chat_peer *peers[MAX_PEERS] = {0};
     uint64_t now = 1000;
+    int filtered = 0;
     while (s.n) {
         unsigned op = take(&s), i = take(&s) % MAX_PEERS;
         switch (op % 8) {
@@ -142,8 +240,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             drain(b, peers, now, take(&s) % 3);
             break;
         default:
-            if (take(&s) == 0xAA)
-                chat_broker_shutdown(b, now);
+            special(b, take(&s), now, &filtered);
             break;
         }
         check(b, peers);
