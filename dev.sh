@@ -2,8 +2,10 @@
 # The two commands of the README:
 #   ./dev.sh run [chatd flags...]  install what is missing, build, start chatd
 #   ./dev.sh test                  install what is missing, build, run every
-#                                  test, again under ASan+UBSan, and print one
-#                                  closing line "N passed, N failed"
+#                                  test, again under ASan+UBSan, chatd under
+#                                  valgrind, static analysis, fuzzing; print
+#                                  one closing line "N passed, N failed"
+# FUZZ_SECONDS (default 60) sets how long each fuzz target runs.
 # Works on a fresh Debian/Ubuntu machine; uses sudo only when not root.
 set -euo pipefail
 
@@ -14,17 +16,20 @@ cd "$(dirname "$0")"
 PACKAGES=(
     meson ninja-build gcc g++ clang pkg-config binutils
     libevent-dev check libsubunit-dev valgrind libreadline-dev
+    clang-tidy cppcheck
 )
 
 BUILD_DIR=build
 ASAN_DIR=build-asan
+FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 
 log() { printf 'dev.sh: %s\n' "$*" >&2; }
 
 usage() {
     cat >&2 <<'EOF'
 usage: ./dev.sh run [chatd flags...]   build and start chatd (127.0.0.1:4242)
-       ./dev.sh test                   build and run all tests (plain + ASan/UBSan)
+       ./dev.sh test                   build and run all tests (plain, ASan/UBSan,
+                                       valgrind), lint, fuzz (FUZZ_SECONDS each)
 EOF
     exit 2
 }
@@ -85,25 +90,77 @@ add_summary() {
         grep -E '^(Ok|Expected Fail|Fail|Unexpected Pass|Skipped|Timeout): +[0-9]+')
 }
 
-# Build in dir with the given options and run its tests. A build failure,
-# or meson test failing without a failed test in its summary (a crash),
-# counts as one failed test so it cannot go unnoticed.
-build_and_test() {
+# Run meson test in dir with the given extra arguments and add its counts.
+# meson test failing without a failed test in its summary (a crash, an
+# unknown setup) counts as one failed test so it cannot go unnoticed. A
+# selection with no tests ("No suitable tests defined", exit 0) adds none.
+meson_test() {
     local dir=$1; shift
     local out status=0 failed_before=$FAILED
-    if ! build "$dir" "$@"; then
-        log "build failed in $dir"
-        FAILED=$((FAILED + 1))
-        return
-    fi
     out=$(mktemp)
-    meson test -C "$dir" --print-errorlogs 2>&1 | tee "$out" || status=$?
+    meson test -C "$dir" --print-errorlogs "$@" 2>&1 | tee "$out" || status=$?
     add_summary "$out"
     rm -f "$out"
     if ((status != 0 && FAILED == failed_before)); then
         log "meson test failed in $dir (exit $status)"
         FAILED=$((FAILED + 1))
     fi
+}
+
+# Build in dir with the given options and run its tests. A build failure
+# counts as one failed test. BUILT lists the directories that built.
+BUILT=()
+build_and_test() {
+    local dir=$1; shift
+    if ! build "$dir" "$@"; then
+        log "build failed in $dir"
+        FAILED=$((FAILED + 1))
+        return 1
+    fi
+    BUILT+=("$dir")
+    meson_test "$dir"
+}
+
+# A command that is one test in the summary: passed if it exits 0.
+one_test() {
+    local name=$1; shift
+    if "$@"; then
+        PASSED=$((PASSED + 1))
+    else
+        log "$name failed"
+        FAILED=$((FAILED + 1))
+    fi
+}
+
+# tools/fuzz.sh prints "fuzz-result: TARGET ok|FAILED" per target; each is
+# one test. No result line at all (the script died) is one failure.
+fuzz_tests() {
+    local out tag target result n=0
+    out=$(mktemp)
+    tools/fuzz.sh "$FUZZ_SECONDS" | tee "$out" || true
+    while read -r tag target result; do
+        [[ $tag == fuzz-result: ]] || continue
+        n=$((n + 1))
+        if [[ $result == ok ]]; then
+            PASSED=$((PASSED + 1))
+        else
+            log "fuzzing $target failed"
+            FAILED=$((FAILED + 1))
+        fi
+    done <"$out"
+    rm -f "$out"
+    if ((n == 0)); then
+        log "tools/fuzz.sh reported nothing"
+        FAILED=$((FAILED + 1))
+    fi
+}
+
+# Run a step and log how long it took (CI time is watched).
+step() {
+    local name=$1 start=$SECONDS; shift
+    log "== $name"
+    "$@" || true
+    log "== $name: $((SECONDS - start))s"
 }
 
 cmd_run() {
@@ -113,15 +170,27 @@ cmd_run() {
     exec "$BUILD_DIR/server/chatd" "$@"
 }
 
+# The plain build's chatd under valgrind memcheck for the suites that
+# start one (tests/meson.build's 'valgrind' setup; a memcheck error or a
+# leak fails the test). Only when that build succeeded: its failure is
+# already counted.
+valgrind_tests() {
+    [[ " ${BUILT[*]} " == *" $BUILD_DIR "* ]] || return 0
+    meson_test "$BUILD_DIR" --setup valgrind --suite integration --suite fault
+}
+
 cmd_test() {
     install_missing
-    build_and_test "$BUILD_DIR"
+    step "gcc build and tests" build_and_test "$BUILD_DIR"
     # b_lundef=false: the shared library leaves the sanitizer runtime's
     # symbols to the executables that load it.
     # The sanitizer build uses clang, so both compilers' -Werror are
     # checked on every run (the plain build above is gcc's).
-    CC=clang CXX=clang++ build_and_test "$ASAN_DIR" \
-        -Db_sanitize=address,undefined -Db_lundef=false
+    CC=clang CXX=clang++ step "clang ASan+UBSan build and tests" \
+        build_and_test "$ASAN_DIR" -Db_sanitize=address,undefined -Db_lundef=false
+    step "valgrind" valgrind_tests
+    step "lint" one_test "tools/lint.sh" tools/lint.sh
+    step "fuzz" fuzz_tests
     local line="$PASSED passed, $FAILED failed"
     ((SKIPPED > 0)) && line+=", $SKIPPED skipped"
     printf '%s\n' "$line"
