@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -160,11 +161,6 @@ static int bad_option(FILE *err, int ch, char **argv)
     return usage_error(err, "unknown option", arg);
 }
 
-/* Which options were given, for the checks that relate them. */
-struct given {
-    int rooms, senders, messages, size, rate, window, duration;
-};
-
 static void set_defaults(struct bench_opts *o)
 {
     memset(o, 0, sizeof *o);
@@ -180,95 +176,136 @@ static void set_defaults(struct bench_opts *o)
     o->concurrency = 100;
 }
 
-/* One option with a value; returns BENCH_ARGS_RUN or BENCH_ARGS_USAGE. */
-static int take_value(struct bench_opts *o, struct given *g, int ch,
-                      char *arg, FILE *err)
+/* Which long options were given (bit ch - 256), for the checks that
+ * relate them. */
+#define GIVEN(ch) (1u << ((ch) - 256))
+
+/* Options that take a count, and where it goes. */
+static const struct {
+    int ch;
+    size_t off;
+    unsigned lo, hi;
+    const char *what;
+} counts[] = {
+    {OPT_CLIENTS, offsetof(struct bench_opts, clients), 1, BENCH_MAX_CLIENTS,
+     "--clients must be 1-1000000, not"},
+    {OPT_ROOMS, offsetof(struct bench_opts, rooms), 1, BENCH_MAX_CLIENTS,
+     "--rooms must be 1 or more, not"},
+    {OPT_SENDERS, offsetof(struct bench_opts, senders), 1, BENCH_MAX_CLIENTS,
+     "--senders must be 1 or more, not"},
+    {OPT_SIZE, offsetof(struct bench_opts, size), BENCH_MIN_SIZE,
+     CHAT_MAX_LINE, "--size must be 48-400, not"},
+    {OPT_WINDOW, offsetof(struct bench_opts, window), 1, 1000000,
+     "--window must be 1-1000000, not"},
+    {OPT_CONCURRENCY, offsetof(struct bench_opts, concurrency), 1, 100000,
+     "--concurrency must be 1-100000, not"},
+};
+
+/* Options that take a positive number (seconds, or per second). */
+static const struct {
+    int ch;
+    size_t off;
+    double hi;
+    const char *what;
+} reals[] = {
+    {OPT_RATE, offsetof(struct bench_opts, rate), 1e6,
+     "--rate must be above 0, up to 1000000, not"},
+    {OPT_DURATION, offsetof(struct bench_opts, duration), 1e7,
+     "--duration must be a number of seconds above 0, not"},
+    {OPT_DRAIN, offsetof(struct bench_opts, drain_timeout), 3600,
+     "--drain-timeout must be seconds above 0, up to 3600, not"},
+};
+
+/* Options with a value but no table entry. */
+static int take_other(struct bench_opts *o, int ch, char *arg, FILE *err)
 {
+    uint64_t port;
+
     switch (ch) {
     case 'h':
         o->host = strip_brackets(arg);
         return *o->host ? 0 : usage_error(err, "empty host", arg);
-    case 'p': {
-        uint64_t port;
-
+    case 'p':
         if (parse_u64(arg, 1, 65535, &port) < 0)
             return usage_error(err, "port must be 1-65535, not", arg);
         o->port = arg;
         return 0;
-    }
-    case OPT_CLIENTS:
-        return parse_uint(arg, 1, BENCH_MAX_CLIENTS, &o->clients) == 0
-                   ? 0 : usage_error(err, "--clients must be 1-1000000, not", arg);
-    case OPT_ROOMS:
-        g->rooms = 1;
-        return parse_uint(arg, 1, BENCH_MAX_CLIENTS, &o->rooms) == 0
-                   ? 0 : usage_error(err, "--rooms must be 1 or more, not", arg);
-    case OPT_SENDERS:
-        g->senders = 1;
-        return parse_uint(arg, 1, BENCH_MAX_CLIENTS, &o->senders) == 0
-                   ? 0 : usage_error(err, "--senders must be 1 or more, not", arg);
     case OPT_MESSAGES:
-        g->messages = 1;
-        return parse_u64(arg, 1, UINT32_MAX - 1, &o->messages) == 0
-                   ? 0 : usage_error(err, "--messages must be 1-4294967294, not", arg);
-    case OPT_SIZE:
-        g->size = 1;
-        return parse_uint(arg, BENCH_MIN_SIZE, CHAT_MAX_LINE, &o->size) == 0
-                   ? 0 : usage_error(err, "--size must be 48-400, not", arg);
-    case OPT_RATE:
-        g->rate = 1;
-        return parse_pos(arg, 1e6, &o->rate) == 0
-                   ? 0 : usage_error(err, "--rate must be above 0, up to 1000000, not", arg);
-    case OPT_WINDOW:
-        g->window = 1;
-        return parse_uint(arg, 1, 1000000, &o->window) == 0
-                   ? 0 : usage_error(err, "--window must be 1-1000000, not", arg);
-    case OPT_DURATION:
-        g->duration = 1;
-        return parse_pos(arg, 1e7, &o->duration) == 0
-                   ? 0 : usage_error(err, "--duration must be a number of seconds above 0, not", arg);
-    case OPT_DRAIN:
-        return parse_pos(arg, 3600, &o->drain_timeout) == 0
-                   ? 0 : usage_error(err, "--drain-timeout must be seconds above 0, up to 3600, not", arg);
-    case OPT_CONCURRENCY:
-        return parse_uint(arg, 1, 100000, &o->concurrency) == 0
-                   ? 0 : usage_error(err, "--concurrency must be 1-100000, not", arg);
+        if (parse_u64(arg, 1, UINT32_MAX - 1, &o->messages) < 0)
+            return usage_error(err, "--messages must be 1-4294967294, not", arg);
+        return 0;
     case OPT_SEED:
-        return parse_u64(arg, 1, UINT64_MAX, &o->seed) == 0
-                   ? 0 : usage_error(err, "--seed must be a number above 0, not", arg);
+        if (parse_u64(arg, 1, UINT64_MAX, &o->seed) < 0)
+            return usage_error(err, "--seed must be a number above 0, not", arg);
+        return 0;
+    default:
+        return usage_error(err, "unknown option", arg);
     }
-    return usage_error(err, "unknown option", arg);
+}
+
+/* One option with a value; returns BENCH_ARGS_RUN or BENCH_ARGS_USAGE. */
+static int take_value(struct bench_opts *o, int ch, char *arg, FILE *err)
+{
+    char *base = (char *)o;
+
+    for (size_t i = 0; i < sizeof counts / sizeof *counts; i++)
+        if (counts[i].ch == ch)
+            return parse_uint(arg, counts[i].lo, counts[i].hi,
+                              (unsigned *)(void *)(base + counts[i].off)) == 0
+                       ? 0 : usage_error(err, counts[i].what, arg);
+    for (size_t i = 0; i < sizeof reals / sizeof *reals; i++)
+        if (reals[i].ch == ch)
+            return parse_pos(arg, reals[i].hi,
+                             (double *)(void *)(base + reals[i].off)) == 0
+                       ? 0 : usage_error(err, reals[i].what, arg);
+    return take_other(o, ch, arg, err);
+}
+
+static int check_bots(struct bench_opts *o, unsigned given, FILE *err)
+{
+    static const int load_only[] = {OPT_SENDERS, OPT_MESSAGES, OPT_SIZE,
+                                    OPT_WINDOW};
+    static const char *const names[] = {"--senders", "--messages", "--size",
+                                        "--window"};
+
+    for (size_t i = 0; i < sizeof load_only / sizeof *load_only; i++)
+        if (given & GIVEN(load_only[i]))
+            return usage_error(err, "--bots takes no", names[i]);
+    if (!(given & GIVEN(OPT_ROOMS)))
+        o->rooms = 3;
+    if (!(given & GIVEN(OPT_RATE)))
+        o->rate = 0.5;
+    o->senders = 0;
+    o->messages = 0;
+    return BENCH_ARGS_RUN;
+}
+
+static int check_load(struct bench_opts *o, unsigned given, FILE *err)
+{
+    if ((given & GIVEN(OPT_RATE)) && (given & GIVEN(OPT_WINDOW)))
+        return usage_error(err, "use --rate or --window, not both:",
+                           "--window");
+    if (o->senders > o->clients) {
+        char num[32];
+
+        snprintf(num, sizeof num, "%u", o->senders);
+        return usage_error(err, "--senders cannot exceed --clients:", num);
+    }
+    if ((given & GIVEN(OPT_DURATION)) && !(given & GIVEN(OPT_MESSAGES)))
+        o->messages = 0; /* until the time is up */
+    return BENCH_ARGS_RUN;
 }
 
 /* The checks that relate options to each other. */
-static int check_combination(struct bench_opts *o, const struct given *g,
-                             FILE *err)
+static int check_combination(struct bench_opts *o, unsigned given, FILE *err)
 {
-    char num[32];
+    int r = o->bots ? check_bots(o, given, err) : check_load(o, given, err);
 
-    if (o->bots) {
-        if (g->senders || g->messages || g->size || g->window)
-            return usage_error(err, "--bots takes no", g->senders ? "--senders"
-                               : g->messages ? "--messages"
-                               : g->size ? "--size" : "--window");
-        if (!g->rooms)
-            o->rooms = 3;
-        if (!g->rate)
-            o->rate = 0.5;
-        o->senders = 0;
-        o->messages = 0;
-    } else {
-        if (g->rate && g->window)
-            return usage_error(err, "use --rate or --window, not both:",
-                               "--window");
-        if (o->senders > o->clients) {
-            snprintf(num, sizeof num, "%u", o->senders);
-            return usage_error(err, "--senders cannot exceed --clients:", num);
-        }
-        if (g->duration && !g->messages)
-            o->messages = 0; /* until the time is up */
-    }
+    if (r != BENCH_ARGS_RUN)
+        return r;
     if (o->rooms > o->clients) {
+        char num[32];
+
         snprintf(num, sizeof num, "%u", o->rooms);
         return usage_error(err, "--rooms cannot exceed --clients:", num);
     }
@@ -278,11 +315,10 @@ static int check_combination(struct bench_opts *o, const struct given *g,
 enum bench_args_result bench_parse_args(struct bench_opts *o, int argc,
                                         char **argv, FILE *out, FILE *err)
 {
-    struct given g;
+    unsigned given = 0;
     int ch;
 
     set_defaults(o);
-    memset(&g, 0, sizeof g);
     opterr = 0;
     optind = 1;
     while ((ch = getopt_long(argc, argv, ":h:p:V", long_opts, NULL)) != -1) {
@@ -304,11 +340,13 @@ enum bench_args_result bench_parse_args(struct bench_opts *o, int argc,
         case '?':
             return bad_option(err, ch, argv);
         default:
-            if (take_value(o, &g, ch, optarg, err) != BENCH_ARGS_RUN)
+            if (take_value(o, ch, optarg, err) != BENCH_ARGS_RUN)
                 return BENCH_ARGS_USAGE;
+            if (ch >= 256)
+                given |= GIVEN(ch);
         }
     }
     if (optind < argc)
         return usage_error(err, "unexpected argument", argv[optind]);
-    return check_combination(o, &g, err);
+    return check_combination(o, given, err);
 }

@@ -60,7 +60,7 @@ enum bench_args_result bench_parse_args(struct bench_opts *o, int argc,
  * value is reported within 1/64 (1.6%) of itself. Values are nanoseconds.
  */
 #define BENCH_HIST_SUB 64
-#define BENCH_HIST_BUCKETS (BENCH_HIST_SUB * 58)
+#define BENCH_HIST_BUCKETS 3712 /* 64 x 58: up to 2^63 ns */
 
 struct bench_hist {
     uint64_t count;

@@ -53,7 +53,7 @@ static const char *const nicks[] = {
     "kim", "lu", "max", "ned", "oz", "pam",
 };
 
-#define COUNT(a) (sizeof a / sizeof *a)
+#define COUNT(a) (sizeof(a) / sizeof(*(a)))
 
 /* xorshift64*: plenty for picking words, and reproducible with --seed. */
 static uint64_t rnd(struct bench_botstate *st)
@@ -131,7 +131,8 @@ static void say_words(struct bench_botstate *st, char *buf, size_t size)
 }
 
 /* Another bot that is online, or NULL. */
-static struct bench_conn *other_bot(struct bench *b, struct bench_conn *me)
+static struct bench_conn *other_bot(struct bench *b,
+                                   const struct bench_conn *me)
 {
     for (int tries = 0; tries < 8; tries++) {
         struct bench_conn *c = &b->conns[pick(b->bots, b->opt.clients)];
@@ -149,12 +150,13 @@ static void act(struct bench_conn *c)
     unsigned roll = pick(st, 100);
     struct bench_conn *peer;
     char line[512], room[CHAT_NAME_MAX + 1];
+    size_t len;
 
     line[0] = '\0';
     if (roll < 70) {
         st->chat++;
     } else if (roll < 76) {
-        strcpy(line, "/me ");
+        snprintf(line, sizeof line, "/me ");
         st->me++;
     } else if (roll < 82 && (peer = other_bot(b, c)) != NULL) {
         snprintf(line, sizeof line, "/msg %s ", peer->name);
@@ -177,7 +179,9 @@ static void act(struct bench_conn *c)
         return;
     }
     say_words(st, line, sizeof line - 1);
-    strcat(line, "\n");
+    len = strlen(line);
+    line[len++] = '\n';
+    line[len] = '\0';
     put(c, line);
 }
 

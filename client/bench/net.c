@@ -270,7 +270,6 @@ static int names_room(const struct bench_conn *c, const char *line,
 
 static void setup_line(struct bench_conn *c, const char *line, size_t len)
 {
-    char room[CHAT_NAME_MAX + 1], cmd[CHAT_NAME_MAX + 8];
 
     if (bench_line_starts(line, len, "You are ") && len - 8 < sizeof c->name) {
         memcpy(c->name, line + 8, len - 8);
@@ -283,6 +282,8 @@ static void setup_line(struct bench_conn *c, const char *line, size_t len)
         return;
     }
     if (c->state == CONN_GREETING && bench_line_starts(line, len, "You joined ")) {
+        char room[CHAT_NAME_MAX + 1], cmd[CHAT_NAME_MAX + 8];
+
         bench_room_name(c->b, c->room, room, sizeof room);
         snprintf(cmd, sizeof cmd, "/join %s\n", room);
         bench_send(c, cmd, strlen(cmd));
@@ -397,22 +398,9 @@ static unsigned long long fd_limit(void)
                                               : 0;
 }
 
-/* A connection could not be made: try the next address, or stop. */
-static void fail_connect(struct bench_conn *c, int err)
+static void connect_error(struct bench *b, const struct bench_conn *c,
+                          int err)
 {
-    struct bench *b = c->b;
-
-    bench_conn_close(c);
-    if (b->probing && b->ai->ai_next) {
-        b->ai = b->ai->ai_next;
-        c->state = CONN_NEW;
-        c->fd = -1;
-        err = start_connect(c, b->ai);
-        if (err == 0)
-            return;
-        fail_connect(c, err);
-        return;
-    }
     if (err == EMFILE || err == ENFILE)
         bench_fatal(b, "out of file descriptors after %u connections "
                     "(limit %llu; see ulimit -n)", b->open, fd_limit());
@@ -424,6 +412,24 @@ static void fail_connect(struct bench_conn *c, int err)
     else
         bench_fatal(b, "connection %u: cannot connect to %s port %s: %s",
                     c->id + 1, b->opt.host, b->opt.port, strerror(err));
+}
+
+/* A connection could not be made: try the next address, or stop. */
+static void fail_connect(struct bench_conn *c, int err)
+{
+    struct bench *b = c->b;
+
+    bench_conn_close(c);
+    while (b->probing && b->ai->ai_next) {
+        b->ai = b->ai->ai_next;
+        c->state = CONN_NEW;
+        c->fd = -1;
+        err = start_connect(c, b->ai);
+        if (err == 0)
+            return;
+        bench_conn_close(c);
+    }
+    connect_error(b, c, err);
 }
 
 void bench_connect_more(struct bench *b)

@@ -32,7 +32,7 @@ size_t bench_put_u64(char *p, uint64_t v)
 
 size_t bench_payload_write(char *buf, size_t size, const struct bench_msg *m)
 {
-    char head[TAG_LEN + 3 * 21];
+    char head[TAG_LEN + 64]; /* three numbers of up to 20 digits, '/' each */
     size_t n = TAG_LEN;
 
     memcpy(head, tag, TAG_LEN);
@@ -118,9 +118,7 @@ enum bench_seq_result bench_seq_track(struct bench_seq *st, uint32_t seq)
 
     if (seq > st->hi) {
         k = seq - st->hi;
-        if (st->hi == 0)
-            st->seen = 0;
-        else if (k > 32)
+        if (st->hi == 0 || k > 32)
             st->seen = 0;
         else
             st->seen = (k == 32 ? 0 : st->seen << k) | (1u << (k - 1));
