@@ -178,17 +178,20 @@ static long dropped_count(const char *line)
 }
 
 /*
- * Whether to assert on chatd's resident memory. Not under a wrapper:
- * memcheck's own memory is in the figure, and it holds freed blocks back
- * (up to 20 MB, its --freelist-vol) so chatd's frees do not show. Leaks
- * are what valgrind itself checks there.
+ * Whether to assert on chatd's resident memory. Not under a wrapper or a
+ * sanitizer (meson sets $CHATD_SANITIZED): valgrind's own memory is in
+ * the figure, and memcheck and ASan both hold freed blocks back (a
+ * quarantine, to catch use after free), so chatd's frees do not show.
+ * Leaks are what those tools check themselves.
  */
 static int rss_checked(void)
 {
-    if (!harness_wrapped())
+    const char *san = getenv("CHATD_SANITIZED");
+
+    if (!harness_wrapped() && !(san && *san))
         return 1;
-    fprintf(stderr, "chatd runs under $CHATD_WRAPPER: its memory is "
-            "reported, not checked\n");
+    fprintf(stderr, "chatd runs under a wrapper or a sanitizer: its memory "
+            "is reported, not checked\n");
     return 0;
 }
 
@@ -355,7 +358,9 @@ START_TEST(reset_mid_line)
     EXPECT(a, "%s joined main", b->name);
     snprintf(bname, sizeof bname, "%s", b->name);
     CHECK(client_send(b, "half a li") == 0, "send: %s", strerror(errno));
-    sleep_ms(100); /* let chatd read the half line before the reset */
+    /* Let chatd read the half line before the reset (the story holds
+     * either way; this makes it the interesting one). */
+    sleep_ms(100 * harness_slowdown());
     client_reset(b);
     EXPECT(a, "%s left main", bname);
 
@@ -814,9 +819,11 @@ START_TEST(slowloris)
         send_line(w, "/users");
         sleep_ms(200);
     }
-    CHECK(client_line(loris, 0) == NULL && !loris->eof,
-          "slowloris got '%s' (eof %d) before its newline", loris->line,
-          loris->eof);
+    /* Still connected, many idle timeouts later. (PROTOCOL.md does not
+     * say when the error comes: at the newline, or as the line passes 400
+     * bytes; only that it comes once.) */
+    client_pump(loris);
+    CHECK(!loris->eof, "the slowloris was disconnected");
     CHECK(client_send(loris, "\n") == 0, "send");
     EXPECT(loris, TOO_LONG);
     say(loris, "short one"); /* no second error in between */
