@@ -185,6 +185,7 @@ struct bench_counts {
     uint64_t reordered;    /* received after a later one from that sender */
     uint64_t duplicates;   /* received again */
     uint64_t foreign;      /* chat lines that are not from this run */
+    uint64_t setup_dropped; /* dropped notices before sending started */
 };
 
 struct bench {
@@ -206,6 +207,9 @@ struct bench {
     unsigned open;              /* conns not closed */
     unsigned probing;           /* the first connect is finding an address */
     uint64_t setup_start_ns, setup_end_ns, last_setup_ns;
+    uint64_t last_rx_ns;        /* when anything was last received */
+    int settling;               /* load: all in, waiting for the server to
+                                   go quiet before sending */
 
     struct event *tick_ev;      /* every TICK_MS: progress, stalls, drain */
     struct event *send_ev;      /* --rate pacing */

@@ -283,7 +283,10 @@ void bench_load_line(struct bench_conn *c, const char *line, size_t len)
 
     if (bench_payload_parse(line, len, &m)) {
         on_payload(b, c, &m);
-    } else if ((n = dropped_count(line, len)) >= 0) {
+    } else if ((n = dropped_count(line, len)) >= 0 &&
+               b->phase == PHASE_SETUP) {
+        b->n.setup_dropped += (uint64_t)n; /* join notices, not messages */
+    } else if (n >= 0) {
         b->n.dropped += (uint64_t)n;
         b->last_progress_ns = b->now_ns;
         if (c->sender)

@@ -252,7 +252,7 @@ static void ready(struct bench_conn *c)
     if (b->opt.bots)
         bench_bots_start(b);
     else
-        bench_load_start(b);
+        b->settling = 1; /* the tick starts the senders once it is quiet */
 }
 
 /* "You joined X" or "You are in X" with X our room (any case)? */
@@ -317,7 +317,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 
     (void)what;
     if (n > 0) {
-        c->b->now_ns = bench_now_ns();
+        c->b->now_ns = c->b->last_rx_ns = bench_now_ns();
         chat_framer_feed(c->rx, buf, (size_t)n, on_frame, c);
         bench_flush(c);
     } else if (n == 0) {

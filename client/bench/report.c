@@ -104,9 +104,10 @@ static void json_load(const struct bench *b, const struct bench_result *r,
             u(r->refused), u(r->expected_deliveries), u(n->deliveries),
             u(r->expected_echoes), u(n->echoes));
     fprintf(out, "\"dropped\": %llu, \"lost\": %llu, \"reordered\": %llu, "
-            "\"duplicates\": %llu, \"foreign\": %llu, \"too_fast\": %llu, ",
+            "\"duplicates\": %llu, \"foreign\": %llu, \"too_fast\": %llu, "
+            "\"setup_dropped\": %llu, ",
             u(n->dropped), u(r->lost), u(n->reordered), u(n->duplicates),
-            u(n->foreign), u(n->too_fast));
+            u(n->foreign), u(n->too_fast), u(n->setup_dropped));
     fprintf(out, "\"deliveries_per_s\": %.1f, \"messages_per_s\": %.1f, "
             "\"latency_us\": {\"p50\": %.1f, \"p99\": %.1f, \"p999\": %.1f, "
             "\"max\": %.1f, \"mean\": %.1f}, ",
@@ -157,6 +158,9 @@ static void text_load(const struct bench *b, const struct bench_result *r,
     if (n->foreign)
         fprintf(out, "note         %llu chat lines were not from this run\n",
                 u(n->foreign));
+    if (n->setup_dropped)
+        fprintf(out, "note         the server dropped %llu lines for slow "
+                "readers during the setup\n", u(n->setup_dropped));
     if (b->stalled)
         fprintf(out, "note         nothing arrived for %g s: gave up waiting\n",
                 b->opt.drain_timeout);
