@@ -143,7 +143,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
  * when a check finds that no pass ran since the last one, so an idle
  * server still returns what a join storm or a flood took.
  */
-#define TRIM_CHECK_MS 2000
+#define TRIM_CHECK_MS 500
 
 void chatd_tune_malloc(void)
 {
