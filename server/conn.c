@@ -154,7 +154,8 @@ static int write_pending(struct chatd_conn *c)
         size_t k = chat_peer_peek(c->peer, piece, PEEK_IOVS), total = 0;
 
         for (size_t i = 0; i < k; i++) {
-            iov[i].iov_base = (void *)(uintptr_t)piece[i].base;
+            /* writev only reads: its iovec is not const-qualified. */
+            iov[i].iov_base = (void *)piece[i].base;
             iov[i].iov_len = piece[i].len;
             total += piece[i].len;
         }
