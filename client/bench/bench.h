@@ -145,7 +145,8 @@ struct bench_conn {
     struct event *rev, *wev;     /* wev: connect, then pending output */
     chat_framer *rx;
     struct bench_outbuf out;
-    uint64_t last_send_ns;       /* for the idle keepalive */
+    uint64_t last_send_ns;       /* for the idle keepalive and the nudge */
+    int got_data;                /* anything received yet */
     struct bench_seq *from;      /* load: by index of the sender in my room */
     struct bench_sender *sender; /* load: non-NULL if this client sends */
     struct bench_bot *bot;       /* --bots */

@@ -18,6 +18,14 @@
 #define SETUP_STALL_S 20     /* no client got into its room for this long */
 #define KEEPALIVE_S 60       /* an empty line resets chatd's idle timer */
 /*
+ * A connection with no greeting after NUDGE_S gets an empty line (which
+ * chatd ignores). When the server's accept queue overflowed and the kernel
+ * answered with a SYN cookie, our side is connected but the server's is
+ * not, and stays so until we send something: the segment completes the
+ * handshake (or draws a reset, which is then reported).
+ */
+#define NUDGE_S 2
+/*
  * Once every client is in, the senders wait for SETTLE_MS of silence (at
  * most SETTLE_MAX_S): the join notices still on their way, and the dropped
  * notices of clients that were slow during the join storm, then arrive
@@ -78,14 +86,18 @@ static void setup_stalled(struct bench *b)
                     b->joined, b->opt.clients);
 }
 
+/* The idle keepalive and the nudge: an empty line where one is due. */
 static void keepalive(struct bench *b)
 {
     uint64_t idle = (uint64_t)KEEPALIVE_S * 1000000000u;
+    uint64_t nudge = (uint64_t)NUDGE_S * 1000000000u;
 
     for (unsigned i = 0; i < b->started; i++) {
         struct bench_conn *c = &b->conns[i];
+        uint64_t quiet = b->now_ns - c->last_send_ns;
 
-        if (c->state == CONN_READY && b->now_ns - c->last_send_ns > idle) {
+        if ((c->state == CONN_READY && quiet > idle) ||
+            (c->state == CONN_GREETING && !c->got_data && quiet > nudge)) {
             bench_send(c, "\n", 1);
             bench_flush(c);
         }

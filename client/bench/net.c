@@ -317,6 +317,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 
     (void)what;
     if (n > 0) {
+        c->got_data = 1;
         c->b->now_ns = c->b->last_rx_ns = bench_now_ns();
         chat_framer_feed(c->rx, buf, (size_t)n, on_frame, c);
         bench_flush(c);
