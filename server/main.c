@@ -28,9 +28,6 @@
  * own (epoll, signal pipe), the spare for EMFILE, and some slack. */
 #define FD_RESERVE 16
 
-/* Most output kept in a bufferevent; the rest waits in the broker. */
-
-
 /* Raise the soft fd limit to the hard one; returns the soft limit in
  * effect, or 0 when it is unknown or unlimited. */
 static rlim_t raise_fd_limit(void)
