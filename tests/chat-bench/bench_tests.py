@@ -50,10 +50,9 @@ def check(cond, msg):
 class Chatd:
     """chatd on 127.0.0.1 port 0; the port is read from its log."""
 
-    def __init__(self, chatd, *args):
+    def __init__(self, chatd, *args, addr="127.0.0.1"):
         self.log = tempfile.TemporaryFile()
-        cmd = chatd_wrapper() + [chatd, "-b", "127.0.0.1", "-p", "0"] + \
-            list(args)
+        cmd = chatd_wrapper() + [chatd, "-b", addr, "-p", "0"] + list(args)
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                      stdout=self.log, stderr=self.log)
         self.stopped = False
@@ -166,6 +165,21 @@ def test_rooms_rate(bench, chatd):
         r = report(out)
         check(r["sent"] >= 8 and r["pacing"] == "rate", "%r" % r)
         check(r["expected_deliveries"] == r["sent"] * 9, "expected: %r" % r)
+        check_clean(r)
+    finally:
+        d.stop()
+
+
+def test_ipv6(bench, chatd):
+    """chatd on ::1, chat-bench -h [::1]."""
+    d = Chatd(chatd, "--rate", "0", addr="::1")
+    try:
+        rc, out, err = run(bench, "-h", "[::1]", "-p", d.port, "--clients", 6,
+                           "--rooms", 2, "--senders", 2, "--messages", 50,
+                           "--json", "--drain-timeout", DRAIN)
+        check(rc == 0 and err == "", "status %d, stderr %r" % (rc, err))
+        r = report(out)
+        check(r["expected_deliveries"] == 100 * 2, "%r" % r)
         check_clean(r)
     finally:
         d.stop()
