@@ -327,6 +327,19 @@ def test_refused(bench, chatd):
     check(out == "", "stdout: %r" % out)
 
 
+def test_server_full(bench, chatd):
+    """More clients than chatd --max-clients: one line quoting the server."""
+    d = Chatd(chatd, "--rate", "0", "--max-clients", "5")
+    try:
+        rc, out, err = run(bench, "-p", d.port, "--clients", 10,
+                           "--concurrency", 1)
+        line = one_error_line(rc, out, err)
+        check(line == "chat-bench: connection 6: the server closed it during "
+              "setup; its last line: Server is full, try again later", line)
+    finally:
+        d.stop()
+
+
 def lower_nofile(n):
     def setup():
         resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))
