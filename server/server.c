@@ -347,8 +347,11 @@ static int start_listening(struct chatd_server *srv,
     unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
                      LEV_OPT_CLOSE_ON_EXEC;
 
+    /* The kernel's largest accept queue (it caps SOMAXCONN to its own
+     * somaxconn): with libevent's default of 128, a thousand clients
+     * connecting at once overflow it and fall back to SYN cookies. */
     srv->listener = evconnlistener_new_bind(srv->base, on_accept, srv, flags,
-                                            -1, addr, addrlen);
+                                            SOMAXCONN, addr, addrlen);
     if (!srv->listener) {
         int err = errno;
         char name[64];
