@@ -165,6 +165,7 @@ static int write_pending(struct chatd_conn *c)
                 continue;
             return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
         }
+        c->srv->writes++;
         /* Consuming may queue a "dropped" notice: the loop writes it too. */
         chat_peer_consume(b, c->peer, (size_t)n, chatd_now_ms());
         if ((size_t)n < total)

@@ -38,6 +38,7 @@ struct chatd_server {
     struct event *resume_ev; /* re-enables accepting after fd exhaustion */
     struct event *trim_ev;   /* gives heap back once the loop goes quiet */
     uint64_t passes;         /* flush passes so far */
+    uint64_t writes;         /* writev() calls that wrote something */
     uint64_t passes_seen;    /* ... at the last trim check */
     int trimmed;             /* heap given back since the last activity */
     int reserve_fd;          /* spare fd to turn clients away on EMFILE */
