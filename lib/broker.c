@@ -21,12 +21,25 @@ static const char help_text[] =
     "/me TEXT - act something out in your room\n"
     "/quit - leave the chat";
 
+/* splitmix64: the i-th independent-looking value drawn from the seed. */
+static uint64_t seed_draw(uint64_t seed, uint64_t i)
+{
+    uint64_t z = seed + i * 0x9E3779B97F4A7C15ULL;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+/* Each table gets its own keys, and the name order (which clients can
+ * observe) another draw, so seeing names says nothing useful about the
+ * hash keys. */
 static void seed_tables(chat_broker *b)
 {
-    uint64_t k0 = b->seed ^ 0x6c696263686174ULL, k1 = b->seed * 0x9E3779B97F4A7C15ULL;
-    chat_map_init(&b->names, offsetof(chat_peer, key), k0, k1);
-    chat_map_init(&b->rooms, offsetof(chat_room, key), k1, k0);
-    chat_namegen_init(&b->gen, b->seed);
+    chat_map_init(&b->names, offsetof(chat_peer, key), seed_draw(b->seed, 1),
+                  seed_draw(b->seed, 2));
+    chat_map_init(&b->rooms, offsetof(chat_room, key), seed_draw(b->seed, 3),
+                  seed_draw(b->seed, 4));
+    chat_namegen_init(&b->gen, seed_draw(b->seed, 5));
 }
 
 int chat_broker_new(chat_broker **out, const chat_allocator *alloc)

@@ -44,6 +44,9 @@ struct chat_peer {
     uint8_t ready;            /* on the broker's ready list */
     uint8_t doomed;           /* on the broker's doomed list */
     uint8_t counted;          /* counts against CHAT_OPT_MAX_PEERS */
+    uint8_t burst;            /* queueing a greeting or a join's history:
+                                 bounded output the 4x high-water rule
+                                 does not apply to */
     chat_broker *broker;      /* for framer callbacks */
     chat_link room_link;      /* room members */
     chat_link time_link;      /* broker idle or login list, by last input;

@@ -33,8 +33,9 @@ void chat_peer_reply(chat_broker *b, chat_peer *p, chat_msg *m)
         return;
     }
     /* Replies are never dropped, so a peer that keeps asking without
-     * reading is bounded here instead. */
-    if (p->out.bytes > 4 * b->opt.high_water)
+     * reading is bounded here instead (but not by the greeting or a
+     * room's history, which are bounded already and not its doing). */
+    if (!p->burst && p->out.bytes > 4 * b->opt.high_water)
         chat_peer_doom(b, p, CHAT_CLOSE_SLOW);
 }
 
@@ -154,8 +155,10 @@ int chat_peer_set_name(chat_broker *b, chat_peer *p, const char *name,
 
 void chat_peer_welcome(chat_broker *b, chat_peer *p)
 {
+    p->burst = 1;
     chat_peer_reply(b, p, b->help);
     chat_peer_replyf(b, p, "You are ", p->name, CHAT_END);
+    p->burst = 0;
     const char *room = b->default_room;
     if (chat_room_enter(b, p, room, strlen(room)))
         chat_peer_doom(b, p, CHAT_CLOSE_NOMEM);

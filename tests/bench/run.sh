@@ -153,6 +153,7 @@ set logscale x
 set xlabel "receivers in the room"
 set key top left
 set xtics (10, 100, 1000)
+set xrange [7:1400]
 set ylabel "server CPU ns per delivery"
 set yrange [0:*]
 plot "$PLOT" using 1:2 with linespoints lw 2 title "chatd", \

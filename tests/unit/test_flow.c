@@ -267,6 +267,30 @@ START_TEST(four_times_high_water_disconnects)
 }
 END_TEST
 
+/* The greeting and a room's history are bounded and not the newcomer's
+ * doing: even a high-water mark smaller than the help text must not turn
+ * them into a slow-consumer disconnect. */
+START_TEST(greeting_and_history_never_count_as_slow)
+{
+    h_harness *hh = h_new();
+    h_opt(hh, CHAT_OPT_HIGH_WATER, 16);
+    h_peer *a = h_join_as(hh, "carol");
+    char *line = h_repeat('x', 300);
+    for (int i = 0; i < 20; i++) {
+        h_send(a, line);
+        h_send(a, "\n");
+    }
+    free(line);
+    h_peer *d = h_join(hh);
+    ck_assert_int_eq(h_reason(d), CHAT_CLOSE_NONE);
+    ck_assert(h_has_line(d, "You joined main"));
+    h_send(d, "/join other\n");
+    h_send(d, "/join main\n");
+    ck_assert_int_eq(h_reason(d), CHAT_CLOSE_NONE);
+    h_free(hh);
+}
+END_TEST
+
 START_TEST(write_timeout_disconnects_a_stuck_reader)
 {
     h_hold(bob, 1);
@@ -626,6 +650,7 @@ static Suite *flow_suite(void)
     tcase_add_test(tc, slow_user_misses_notices_me_and_direct_messages_too);
     tcase_add_test(tc, own_command_replies_are_still_queued);
     tcase_add_test(tc, four_times_high_water_disconnects);
+    tcase_add_test(tc, greeting_and_history_never_count_as_slow);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("write timeout");
