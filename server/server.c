@@ -26,6 +26,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -404,6 +405,11 @@ int chatd_server_init(struct chatd_server *srv, chat_broker *b,
         log_warn("no spare descriptor (%s): clients past the fd limit "
                  "will wait instead of being told the server is full",
                  strerror(errno));
+    srv->scratch = malloc(CHATD_SCRATCH);
+    if (!srv->scratch) {
+        log_error("out of memory");
+        return -1;
+    }
     srv->base = new_base();
     if (!srv->base || make_events(srv) != 0 || make_common_timeouts(srv) != 0) {
         log_error("cannot set up the event loop");
@@ -441,6 +447,7 @@ void chatd_server_free(struct chatd_server *srv)
     while (srv->conns)
         chatd_conn_discard(srv->conns);
     chat_broker_free(srv->broker);
+    free(srv->scratch);
     srv->broker = NULL;
     if (srv->listener)
         evconnlistener_free(srv->listener);

@@ -17,6 +17,9 @@
 
 struct chatd_conn;
 
+/* Bytes gathered per send(): a loop pass's worth for one peer, usually. */
+#define CHATD_SCRATCH (64 * 1024)
+
 /* How long a half-closed socket waits for the client's EOF. */
 #define CHATD_LINGER_MS 2000
 
@@ -38,7 +41,9 @@ struct chatd_server {
     struct event *resume_ev; /* re-enables accepting after fd exhaustion */
     struct event *trim_ev;   /* gives heap back once the loop goes quiet */
     uint64_t passes;         /* flush passes so far */
-    uint64_t writes;         /* writev() calls that wrote something */
+    uint64_t writes;         /* send() calls that wrote something */
+    char *scratch;           /* CHATD_SCRATCH bytes: one peer's output is
+                                gathered here for one send() */
     uint64_t passes_seen;    /* ... at the last trim check */
     int trimmed;             /* heap given back since the last activity */
     int reserve_fd;          /* spare fd to turn clients away on EMFILE */
