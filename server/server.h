@@ -18,7 +18,7 @@
 struct chatd_conn;
 
 /* Bytes gathered per send(): a loop pass's worth for one peer, usually. */
-#define CHATD_SCRATCH (64 * 1024)
+#define CHATD_SCRATCH ((size_t)64 * 1024)
 
 /* How long a half-closed socket waits for the client's EOF. */
 #define CHATD_LINGER_MS 2000
