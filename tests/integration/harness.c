@@ -10,6 +10,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -578,4 +579,77 @@ int client_greet(client *c, const char *room)
         if (!strcmp(line, "<eof>") || !strcmp(line, "<timeout>"))
             return greet_fail(c, want, line);
     return 0;
+}
+
+/* ---- one chatd per test (see harness.h) ---- */
+
+chatd_proc srv;
+
+void expect_line(const char *file, int line, client *c, const char *fmt, ...)
+{
+    char want[1024];
+    va_list ap;
+    const char *got;
+
+    va_start(ap, fmt);
+    vsnprintf(want, sizeof want, fmt, ap);
+    va_end(ap);
+    got = client_next(c);
+    CHECK(strcmp(got, want) == 0, "%s:%d: expected '%s', got '%s'", file,
+          line, want, got);
+}
+
+void start(const char *const *args)
+{
+    CHECK(chatd_start(&srv, args) == 0, "chatd did not start (status %d)",
+          srv.status);
+}
+
+/*
+ * Teardown: a chatd still running must also shut down cleanly on SIGTERM
+ * with whatever the test left connected (exit 0; under a sanitizer or
+ * valgrind wrapper that also means no leaks).
+ */
+void stop(void)
+{
+    int ok = 1;
+
+    if (srv.pid > 0) {
+        chatd_signal(&srv, SIGTERM);
+        ok = chatd_wait(&srv, 10000) == 0 && WIFEXITED(srv.status) &&
+             WEXITSTATUS(srv.status) == 0;
+        if (!ok)
+            chatd_print_log(&srv);
+    }
+    chatd_stop(&srv);
+    ck_assert_msg(ok, "chatd did not exit 0 on SIGTERM (status %d)",
+                  srv.status);
+}
+
+client *connect_client(void)
+{
+    client *c = client_connect(srv.port, 0);
+
+    CHECK(c != NULL, "connect to 127.0.0.1:%d: %s", srv.port, strerror(errno));
+    return c;
+}
+
+/* Connect and read the greeting up to "You joined main". */
+client *join(void)
+{
+    client *c = connect_client();
+
+    CHECK(client_greet(c, NULL) == 0, "%s", c->line);
+    return c;
+}
+
+long dropped_count(const char *line)
+{
+    long n;
+    int end = 0;
+
+    if (sscanf(line, "Server is very busy and dropped %ld messages, sorry!%n",
+               &n, &end) == 1 && end > 0 && line[end] == '\0')
+        return n;
+    return -1;
 }

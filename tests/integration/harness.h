@@ -7,6 +7,7 @@
 #ifndef CHATD_TEST_HARNESS_H
 #define CHATD_TEST_HARNESS_H
 
+#include <check.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -146,5 +147,39 @@ long long now_ms(void);
 
 /* Sleep for ms milliseconds. */
 void sleep_ms(int ms);
+
+
+/* ---- one chatd per test ---------------------------------------------------
+ * The helpers the integration and fault suites share: Check runs each test
+ * in its own process, so one chatd per process is all a test needs. */
+
+/* The chatd the current test started (start()). */
+extern chatd_proc srv;
+
+/* Fail the test with a message, after dumping chatd's log. */
+#define CHECK(cond, ...)                                                      \
+    do {                                                                      \
+        if (!(cond)) {                                                        \
+            harness_dump_logs();                                              \
+            ck_abort_msg(__VA_ARGS__);                                        \
+        }                                                                     \
+    } while (0)
+
+/* The next line from c must be exactly the formatted text. */
+#define EXPECT(c, ...) expect_line(__FILE__, __LINE__, (c), __VA_ARGS__)
+void expect_line(const char *file, int line, client *c, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Start chatd with args (NULL-terminated), or fail the test. */
+void start(const char *const *args);
+/* Teardown: whatever the test left connected, SIGTERM must end chatd with
+ * status 0 (a crash, or valgrind's 99, fails the test). */
+void stop(void);
+/* Connect to srv, or fail the test. */
+client *connect_client(void);
+/* Connect and read the greeting up to "You joined main". */
+client *join(void);
+/* n of "Server is very busy and dropped {n} messages, sorry!", else -1. */
+long dropped_count(const char *line);
 
 #endif /* CHATD_TEST_HARNESS_H */

@@ -24,82 +24,6 @@
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static chatd_proc srv;
-
-#define CHECK(cond, ...)                                                      \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            harness_dump_logs();                                              \
-            ck_abort_msg(__VA_ARGS__);                                        \
-        }                                                                     \
-    } while (0)
-
-/* The next line from c must be exactly the formatted text. */
-#define EXPECT(c, ...) expect_line(__FILE__, __LINE__, (c), __VA_ARGS__)
-
-static void expect_line(const char *file, int line, client *c,
-                        const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void expect_line(const char *file, int line, client *c,
-                        const char *fmt, ...)
-{
-    char want[1024];
-    va_list ap;
-    const char *got;
-
-    va_start(ap, fmt);
-    vsnprintf(want, sizeof want, fmt, ap);
-    va_end(ap);
-    got = client_next(c);
-    CHECK(strcmp(got, want) == 0, "%s:%d: expected '%s', got '%s'", file,
-          line, want, got);
-}
-
-static void start(const char *const *args)
-{
-    CHECK(chatd_start(&srv, args) == 0, "chatd did not start (status %d)",
-          srv.status);
-}
-
-/*
- * Teardown: a chatd still running must also shut down cleanly on SIGTERM
- * with whatever the test left connected (exit 0; under a sanitizer or
- * valgrind wrapper that also means no leaks).
- */
-static void stop(void)
-{
-    int ok = 1;
-
-    if (srv.pid > 0) {
-        chatd_signal(&srv, SIGTERM);
-        ok = chatd_wait(&srv, 10000) == 0 && WIFEXITED(srv.status) &&
-             WEXITSTATUS(srv.status) == 0;
-        if (!ok)
-            chatd_print_log(&srv);
-    }
-    chatd_stop(&srv);
-    ck_assert_msg(ok, "chatd did not exit 0 on SIGTERM (status %d)",
-                  srv.status);
-}
-
-static client *connect_client(void)
-{
-    client *c = client_connect(srv.port, 0);
-
-    CHECK(c != NULL, "connect to 127.0.0.1:%d: %s", srv.port, strerror(errno));
-    return c;
-}
-
-/* Connect and read the greeting up to "You joined main". */
-static client *join(void)
-{
-    client *c = connect_client();
-
-    CHECK(client_greet(c, NULL) == 0, "%s", c->line);
-    return c;
-}
-
 static void send_line(client *c, const char *text)
 {
     char buf[1024];
@@ -136,17 +60,6 @@ static void flood_text(char *buf, size_t size, int i)
 }
 
 /* "Server is very busy and dropped {n} messages, sorry!" -> n, else -1. */
-static long dropped_count(const char *line)
-{
-    long n;
-    char tail[64];
-
-    if (sscanf(line, "Server is very busy and dropped %ld messages, %63s", &n,
-               tail) == 2 && strcmp(tail, "sorry!") == 0)
-        return n;
-    return -1;
-}
-
 struct flood {
     client *sender;
     client *reader; /* checked line by line; NULL: pace on the sender */
