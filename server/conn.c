@@ -1,8 +1,9 @@
 /*
  * chatd - one client connection: a socket joined to a broker peer.
  *
- * Input comes through a bufferevent and is fed to the broker as it
- * arrives. Output never leaves the broker until the kernel takes it: the
+ * Two plain events and no buffers of chatd's own: input is read into a
+ * stack buffer and fed to the broker at once (the broker keeps only an
+ * incomplete line). Output never leaves the broker until the kernel takes it: the
  * flush pass writes each ready peer with one send() of its pending pieces
  * gathered into one buffer, and only when the socket is full does a write
  * event wait for room. So the broker's backlog is the real
@@ -22,8 +23,6 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
 
 #include "log.h"
 
@@ -33,8 +32,8 @@
 
 struct chatd_conn {
     struct chatd_server *srv;
-    struct bufferevent *bev;  /* input only */
-    evutil_socket_t fd;       /* the socket, for writes */
+    evutil_socket_t fd;
+    struct event *read_ev;    /* persistent; with a timeout while lingering */
     struct event *write_ev;   /* armed only while the socket is full */
     chat_peer *peer;          /* NULL once released (lingering) */
     struct chatd_conn *prev, *next;
@@ -44,11 +43,14 @@ struct chatd_conn {
     char addr[64];
 };
 
+/* Bytes read per read callback: a loop pass's worth for one client. */
+#define READ_CHUNK 16384
+
 /* While lingering, a read timeout bounds the wait for the client's EOF
  * (the server's common timeout: re-arming it is O(1)). */
-static void set_linger_timeout(struct chatd_conn *c)
+static int set_linger_timeout(struct chatd_conn *c)
 {
-    bufferevent_set_timeouts(c->bev, c->srv->linger_tv, NULL);
+    return event_add(c->read_ev, c->srv->linger_tv);
 }
 
 static void link_conn(struct chatd_conn *c)
@@ -98,7 +100,9 @@ static void free_conn(struct chatd_conn *c)
     unlink_conn(c);
     if (c->write_ev)
         event_free(c->write_ev);
-    bufferevent_free(c->bev);
+    if (c->read_ev)
+        event_free(c->read_ev);
+    evutil_closesocket(c->fd);
     free(c);
     chatd_server_conn_gone(srv);
 }
@@ -135,7 +139,8 @@ static void output_done(struct chatd_conn *c)
         return;
     }
     c->lingering = 1;
-    set_linger_timeout(c);
+    if (set_linger_timeout(c) != 0)
+        free_conn(c);
 }
 
 /*
@@ -236,48 +241,11 @@ void chatd_conn_pump(struct chatd_conn *c)
         output_done(c);
 }
 
-/* Hand every contiguous chunk of input to the broker. */
-static void feed_input(struct chatd_conn *c, struct evbuffer *in)
-{
-    uint64_t now = chatd_now_ms();
-
-    while (evbuffer_get_length(in) > 0) {
-        struct evbuffer_iovec v[8];
-        int n = evbuffer_peek(in, -1, NULL, v, 8);
-        size_t used = 0;
-
-        if (n > 8)
-            n = 8;
-        for (int i = 0; i < n; i++) {
-            /* CHAT_ERR_STATE once the peer closes mid-chunk (/quit):
-             * the rest is meant to be ignored. */
-            (void)chat_peer_feed(c->srv->broker, c->peer, v[i].iov_base,
-                                 v[i].iov_len, now);
-            used += v[i].iov_len;
-        }
-        evbuffer_drain(in, used);
-    }
-}
-
-static void on_read(struct bufferevent *bev, void *arg)
-{
-    struct chatd_conn *c = arg;
-    struct evbuffer *in = bufferevent_get_input(bev);
-
-    if (!c->peer || chat_peer_close_reason(c->peer) != CHAT_CLOSE_NONE) {
-        /* The broker ignores it now; reading on keeps the kernel's
-         * receive queue empty so the final close is a clean FIN. */
-        evbuffer_drain(in, evbuffer_get_length(in));
-        return;
-    }
-    feed_input(c, in);
-    /* Not written here: the flush pass writes each peer once per pass. */
-    chatd_server_schedule_flush(c->srv);
-}
-
 static void on_eof(struct chatd_conn *c)
 {
     c->eof = 1;
+    /* A socket at EOF stays readable: stop watching it, or the loop spins. */
+    event_del(c->read_ev);
     /* The broker runs a last unterminated line and lets the user leave;
      * the socket closes once the output is flushed (the client may still
      * be reading after a half-close). */
@@ -285,23 +253,43 @@ static void on_eof(struct chatd_conn *c)
     chatd_server_schedule_flush(c->srv);
 }
 
-static void on_event(struct bufferevent *bev, short what, void *arg)
+/* The socket is readable, or (lingering only) the linger time is up. */
+static void on_readable(evutil_socket_t fd, short what, void *arg)
 {
     struct chatd_conn *c = arg;
+    char buf[READ_CHUNK];
+    ssize_t n;
 
-    (void)bev;
-    if (c->lingering) { /* EOF, error or the linger timeout: all done */
+    if (what & EV_TIMEOUT) {
         free_conn(c);
         return;
     }
-    if (what & BEV_EVENT_EOF) {
+    n = recv(fd, buf, sizeof buf, 0);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    if (c->lingering) { /* input is discarded; EOF or an error ends it */
+        if (n <= 0)
+            free_conn(c);
+        return;
+    }
+    if (n == 0) {
         on_eof(c);
         return;
     }
-    char why[128];
-    snprintf(why, sizeof why, "%s",
-             evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-    close_conn(c, why);
+    if (n < 0) {
+        char why[128];
+        snprintf(why, sizeof why, "%s", strerror(errno));
+        close_conn(c, why);
+        return;
+    }
+    /* Once the peer closes (/quit) the broker ignores the rest; reading
+     * on keeps the kernel's receive queue empty so the close is a FIN. */
+    if (chat_peer_close_reason(c->peer) != CHAT_CLOSE_NONE)
+        return;
+    (void)chat_peer_feed(c->srv->broker, c->peer, buf, (size_t)n,
+                         chatd_now_ms());
+    /* Not written here: the flush pass writes each peer once per pass. */
+    chatd_server_schedule_flush(c->srv);
 }
 
 static void set_nodelay(evutil_socket_t fd, const char *addr)
@@ -324,9 +312,10 @@ static int start_conn(struct chatd_conn *c)
         log_warn("%s: cannot join: %s", c->addr, chat_strerror(err));
         return -1;
     }
-    bufferevent_setcb(c->bev, on_read, NULL, on_event, c);
+    c->read_ev = event_new(srv->base, c->fd, EV_READ | EV_PERSIST,
+                           on_readable, c);
     c->write_ev = event_new(srv->base, c->fd, EV_WRITE, on_writable, c);
-    if (!c->write_ev || bufferevent_enable(c->bev, EV_READ) != 0) {
+    if (!c->read_ev || !c->write_ev || event_add(c->read_ev, NULL) != 0) {
         log_warn("%s: cannot watch the socket", c->addr);
         chat_peer_release(srv->broker, c->peer, chatd_now_ms());
         c->peer = NULL;
@@ -350,15 +339,14 @@ int chatd_conn_open(struct chatd_server *srv, evutil_socket_t fd,
     c->fd = fd;
     chatd_format_addr(sa, c->addr, sizeof c->addr);
     set_nodelay(fd, c->addr);
-    c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    if (!c->bev) {
-        log_warn("%s: out of memory for the connection", c->addr);
-        evutil_closesocket(fd);
-        free(c);
-        return -1;
-    }
+    /* Writes must never block the loop (the listener sets it too). */
+    evutil_make_socket_nonblocking(fd);
     if (start_conn(c) != 0) {
-        bufferevent_free(c->bev);
+        if (c->read_ev)
+            event_free(c->read_ev);
+        if (c->write_ev)
+            event_free(c->write_ev);
+        evutil_closesocket(fd);
         free(c);
         return -1;
     }

@@ -366,10 +366,10 @@ static int start_listening(struct chatd_server *srv,
 }
 
 /*
- * The event base. With epoll's changelist, enabling and disabling EV_WRITE
- * within one loop pass (a bufferevent does both around every write that
- * empties its buffer) costs no epoll_ctl at all: changes are merged and
- * applied once before the next wait.
+ * The event base. With epoll's changelist, adding and deleting an event
+ * within one loop pass (a write event armed for a full socket that then
+ * drains) costs no epoll_ctl at all: changes are merged and applied once
+ * before the next wait.
  */
 static struct event_base *new_base(void)
 {

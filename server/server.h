@@ -2,7 +2,7 @@
  * chatd - the event loop around one broker.
  *
  * server.c owns the listener, the flush event, the broker timer and the
- * signals; conn.c owns one bufferevent per client. Neither knows any chat
+ * signals; conn.c owns one socket and two events per client. Neither knows any chat
  * rule: bytes go into the broker, the broker's output goes out.
  */
 #ifndef CHATD_SERVER_H
@@ -91,8 +91,7 @@ void chatd_server_conn_gone(struct chatd_server *srv);
 /* ---- conn.c ------------------------------------------------------------ */
 
 /*
- * Adopt an accepted socket: make its bufferevent and join it to the
- * broker. On failure the socket is closed and -1 is returned.
+ * Adopt an accepted socket: watch it and join it to the broker. On failure the socket is closed and -1 is returned.
  */
 int chatd_conn_open(struct chatd_server *srv, evutil_socket_t fd,
                     const struct sockaddr *sa, int salen);
