@@ -112,6 +112,15 @@ void chat_peer_reply(chat_broker *b, chat_peer *p, chat_msg *m);
 void chat_peer_reply_always(chat_broker *b, chat_peer *p, chat_msg *m);
 /* Queue a reply built from NUL-terminated pieces (NULL-terminated list). */
 void chat_peer_replyf(chat_broker *b, chat_peer *p, ...);
+/* Put p on the ready list if it is not there. */
+static inline void chat_peer_mark_ready(chat_broker *b, chat_peer *p)
+{
+    if (p->ready)
+        return;
+    p->ready = 1;
+    chat_list_push_back(&b->ready, &p->ready_link);
+}
+
 /* Append m to p's outbox; starts the write timer and marks p ready. */
 static inline int chat_peer_enqueue(chat_broker *b, chat_peer *p, chat_msg *m)
 {
@@ -123,10 +132,7 @@ static inline int chat_peer_enqueue(chat_broker *b, chat_peer *p, chat_msg *m)
         p->last_progress_ms = b->now;
         chat_list_push_back(&b->writes, &p->write_link);
     }
-    if (!p->ready) {
-        p->ready = 1;
-        chat_list_push_back(&b->ready, &p->ready_link);
-    }
+    chat_peer_mark_ready(b, p);
     return CHAT_OK;
 }
 
@@ -163,8 +169,6 @@ static inline void chat_broker_settle(chat_broker *b)
     if (!chat_list_empty(&b->doomed))
         chat_broker_settle_doomed(b);
 }
-/* Put p on the ready list if it is not there. */
-void chat_peer_mark_ready(chat_broker *b, chat_peer *p);
 /* Give p a name (registered in the names map). */
 int chat_peer_set_name(chat_broker *b, chat_peer *p, const char *name,
                        size_t len);

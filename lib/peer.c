@@ -9,14 +9,6 @@
 #include "broker_int.h"
 #include "text.h"
 
-void chat_peer_mark_ready(chat_broker *b, chat_peer *p)
-{
-    if (p->ready)
-        return;
-    p->ready = 1;
-    chat_list_push_back(&b->ready, &p->ready_link);
-}
-
 int chat_peer_done(const chat_peer *p)
 {
     return p->state == PEER_CLOSING || p->doomed;
