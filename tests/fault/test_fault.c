@@ -220,40 +220,6 @@ static void flood_until(struct flood *f, long count)
     }
 }
 
-/*
- * Read what a non-reader was sent: `expected` lines, some replaced by
- * "dropped {n}" notices. Lines plus the {n}s must add up exactly, the
- * flood's lines in order. Returns the number dropped.
- */
-static long drain_slow(client *slow, const char *sender, long expected)
-{
-    char prefix[80];
-    long dropped = 0, got = 0, last = -1;
-    size_t plen = (size_t)snprintf(prefix, sizeof prefix, "%s: flood ",
-                                   sender);
-
-    while (got + dropped < expected) {
-        const char *line = client_next(slow);
-        long n = dropped_count(line);
-        CHECK(line[0] != '<', "non-reader: %s after %ld lines + %ld dropped "
-              "of %ld", line, got, dropped, expected);
-        if (n >= 0) {
-            CHECK(n > 0, "a 'dropped 0 messages' notice");
-            dropped += n;
-            continue;
-        }
-        if (strncmp(line, prefix, plen) == 0) {
-            long i = atol(line + plen);
-            CHECK(i > last, "flood line %ld after %ld: out of order", i, last);
-            last = i;
-        }
-        got++;
-    }
-    fprintf(stderr, "non-reader: %ld lines received, %ld dropped\n", got,
-            dropped);
-    return dropped;
-}
-
 /* ---- resets -------------------------------------------------------------- */
 
 /*

@@ -653,3 +653,33 @@ long dropped_count(const char *line)
         return n;
     return -1;
 }
+
+long drain_slow(client *slow, const char *sender, long expected)
+{
+    char prefix[80];
+    long dropped = 0, got = 0, last = -1;
+    size_t plen = (size_t)snprintf(prefix, sizeof prefix, "%s: flood ",
+                                   sender);
+
+    while (got + dropped < expected) {
+        const char *line = client_next(slow);
+        long n = dropped_count(line);
+        CHECK(strcmp(line, "<eof>") && strcmp(line, "<timeout>"),
+              "slow reader: %s after %ld lines + %ld dropped of %ld", line,
+              got, dropped, expected);
+        if (n >= 0) {
+            CHECK(n > 0, "a 'dropped 0 messages' notice");
+            dropped += n;
+            continue;
+        }
+        if (strncmp(line, prefix, plen) == 0) {
+            long i = atol(line + plen);
+            CHECK(i > last, "flood line %ld after %ld: out of order", i, last);
+            last = i;
+        }
+        got++;
+    }
+    fprintf(stderr, "slow reader: %ld lines received, %ld dropped\n", got,
+            dropped);
+    return dropped;
+}

@@ -181,5 +181,11 @@ client *connect_client(void);
 client *join(void);
 /* n of "Server is very busy and dropped {n} messages, sorry!", else -1. */
 long dropped_count(const char *line);
+/*
+ * Read what a non-reader was sent: `expected` lines, some replaced by
+ * "dropped {n}" notices. Lines plus the {n}s must add up exactly, and the
+ * lines "{sender}: flood N" must come in order. Returns the number dropped.
+ */
+long drain_slow(client *slow, const char *sender, long expected);
 
 #endif /* CHATD_TEST_HARNESS_H */

@@ -158,41 +158,6 @@ static void run_flood(client *sender, client *reader, int count)
     run_flood_other(sender, reader, count, NULL, 0);
 }
 
-/*
- * The non-reader's view after a flood of `sent` lines from sender, plus
- * `extra` other lines sent to it: lines received plus every {n} of the
- * "dropped" notices must add up, in order. Returns the total dropped.
- */
-static long drain_slow_reader(client *slow, const char *sender, int sent,
-                              int extra)
-{
-    char prefix[80];
-    long dropped = 0, got = 0, last = -1;
-    size_t plen = (size_t)snprintf(prefix, sizeof prefix, "%s: flood ", sender);
-
-    while (got + dropped < sent + extra) {
-        const char *line = client_next(slow);
-        long n = dropped_count(line);
-        CHECK(strcmp(line, "<eof>") && strcmp(line, "<timeout>"),
-              "slow reader: %s after %ld lines + %ld dropped of %d + %d",
-              line, got, dropped, sent, extra);
-        if (n >= 0) {
-            CHECK(n > 0, "a 'dropped 0 messages' notice");
-            dropped += n;
-            continue;
-        }
-        if (strncmp(line, prefix, plen) == 0) {
-            long i = atol(line + plen);
-            CHECK(i > last, "flood line %ld after %ld: out of order", i, last);
-            last = i;
-        }
-        got++;
-    }
-    fprintf(stderr, "slow reader: %ld lines received, %ld dropped\n", got,
-            dropped);
-    return dropped;
-}
-
 /* ---- user stories -------------------------------------------------------- */
 
 /* A new user gets the help, a name and the default room, in that order. */
@@ -309,7 +274,7 @@ START_TEST(flood)
     EXPECT(t, "%s: still there?", t->name);
     EXPECT(r, "%s: still there?", t->name);
 
-    dropped = drain_slow_reader(slow, s->name, count, 2);
+    dropped = drain_slow(slow, s->name, count + 2 /* joined notices */);
     CHECK(dropped > 0, "the non-reader never fell behind");
     send_line(slow, "caught up");
     EXPECT(slow, "%s: caught up", slow->name);
@@ -642,21 +607,33 @@ START_TEST(write_timeout)
 }
 END_TEST
 
+/*
+ * A shutdown that cannot finish: a client that never reads holds a flood
+ * in its backlog when SIGTERM arrives; the reading client s is told and
+ * closed. grace is --shutdown-grace.
+ */
+static void shutdown_with_stuck_client(const char *grace, client **stuck,
+                                       client **s)
+{
+    const char *args[] = {"--high-water", "4096", "--rate", "0",
+                          "--shutdown-grace", grace, NULL};
+
+    start(args);
+    *stuck = client_connect_small(srv.port, 4096);
+    CHECK(*stuck && client_greet(*stuck, NULL) == 0, "stuck client greeting");
+    *s = join();
+    run_flood(*s, NULL, 40000);
+    chatd_signal(&srv, SIGTERM);
+    EXPECT(*s, "Server shutting down...");
+    expect_eof(*s);
+}
+
 /* A client that never reads cannot hold a shutdown past the grace. */
 START_TEST(shutdown_grace)
 {
-    const char *args[] = {"--high-water", "4096", "--rate", "0",
-                          "--shutdown-grace", "1", NULL};
     client *stuck, *s;
 
-    start(args);
-    stuck = client_connect_small(srv.port, 4096);
-    CHECK(stuck && client_greet(stuck, NULL) == 0, "stuck client greeting");
-    s = join();
-    run_flood(s, NULL, 40000);
-    chatd_signal(&srv, SIGTERM);
-    EXPECT(s, "Server shutting down...");
-    expect_eof(s);
+    shutdown_with_stuck_client("1", &stuck, &s);
     expect_exit_0();
     CHECK(chatd_log_contains(&srv, "grace period over"),
           "the grace period did not end the shutdown");
@@ -668,18 +645,9 @@ END_TEST
 /* A second signal during a long shutdown exits at once, status 0. */
 START_TEST(second_signal)
 {
-    const char *args[] = {"--high-water", "4096", "--rate", "0",
-                          "--shutdown-grace", "60", NULL};
     client *stuck, *s;
 
-    start(args);
-    stuck = client_connect_small(srv.port, 4096);
-    CHECK(stuck && client_greet(stuck, NULL) == 0, "stuck client greeting");
-    s = join();
-    run_flood(s, NULL, 40000);
-    chatd_signal(&srv, SIGTERM);
-    EXPECT(s, "Server shutting down...");
-    expect_eof(s);
+    shutdown_with_stuck_client("60", &stuck, &s);
     CHECK(chatd_wait(&srv, 300) != 0, "exited before the second signal");
     chatd_signal(&srv, SIGINT);
     expect_exit_0();
