@@ -89,7 +89,7 @@ static int name_char(char c)
 
 int chat_name_valid(const char *s, size_t n)
 {
-    if (n < 2 || n > 24)
+    if (n < CHAT_NAME_MIN || n > CHAT_NAME_MAX)
         return 0;
     for (size_t i = 0; i < n; i++)
         if (!name_char(s[i]))

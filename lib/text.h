@@ -15,8 +15,8 @@ int chat_utf8_valid(const char *s, size_t n);
  */
 size_t chat_text_sanitize(char *out, const char *s, size_t n);
 
-/* Non-zero if s[0..n) is a valid user or room name (2-24 of [A-Za-z0-9_-]). */
-int chat_name_valid(const char *s, size_t n);
+/* chat_name_valid() is public: include/libchat/common.h. */
+#include <libchat/common.h>
 
 /* Lowercase ASCII copy of s[0..n) into out, NUL-terminated (n+1 bytes). */
 void chat_fold(char *out, const char *s, size_t n);

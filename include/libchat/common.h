@@ -45,6 +45,14 @@ CHAT_EXTERN const char *chat_strerror(int err);
 CHAT_EXTERN const char *chat_version(void);
 
 /*
+ * Non-zero if s[0..n) is a valid user or room name: CHAT_NAME_MIN to
+ * CHAT_NAME_MAX characters of [A-Za-z0-9_-]. The broker applies exactly this
+ * rule to /name, /join and logins; a client can check a name before sending
+ * it. s need not be NUL-terminated; it is only read.
+ */
+CHAT_EXTERN int chat_name_valid(const char *s, size_t n);
+
+/*
  * An allocator: every allocation a broker or framer makes goes through the
  * one it was created with, so an embedder can account memory and tests can
  * fail allocations. Pass NULL wherever one is taken to use malloc/free.
