@@ -1,6 +1,6 @@
 /*
  * chat-bench internals: one struct for the whole generator, shared by the
- * files of client/bench/. Not installed; nothing here is libchat API.
+ * files of bench/. Not installed; nothing here is libchat API.
  *
  *   args.c     command line
  *   hist.c     log-linear latency histogram

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# tests/bench/run.sh - rerun every performance figure of doc/performance.md
+# bench/run.sh - rerun every performance figure of doc/performance.md
 # and print one table. A benchmark, not a test: it asserts nothing.
 #
-#   tests/bench/run.sh [--build DIR] [--reps N] [--quick] [--no-peers] [--out DIR]
+#   bench/run.sh [--build DIR] [--reps N] [--quick] [--no-peers] [--out DIR]
 #
-# 1. Core: tests/bench/core_fanout under callgrind, instructions per delivery
+# 1. Core: bench/core_fanout under callgrind, instructions per delivery
 #    in a 1,000-member room (difference of two runs, so the join storm
 #    cancels out), drained after every line and after every 16 lines.
 # 2. Peers: ../shared/bench/run-peers.sh runs chatd beside redis in the same
@@ -18,7 +18,7 @@
 # Compare only figures from one run: the machine is shared and noisy.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
 HARNESS=$ROOT/../shared/bench/run-peers.sh
 BUILD=$ROOT/build
 REPS=3
@@ -43,7 +43,7 @@ mkdir -p "$OUT"
 [ -x "$BUILD/server/chatd" ] || { meson setup "$BUILD" "$ROOT" >/dev/null; }
 meson compile -C "$BUILD" >/dev/null
 CHATD=$BUILD/server/chatd
-CORE=$BUILD/tests/bench/core_fanout
+CORE=$BUILD/bench/core_fanout
 
 # ---- 1. core instructions per delivery ---------------------------------
 

@@ -2,7 +2,7 @@
 # Soak benchmark (issue 4): 1,000 clients in 10 rooms chatting for 5 minutes
 # against one chatd, over loopback. A script to run by hand, not a test.
 #
-#   tests/bench/soak.sh [--duration S] [--clients N] [--rooms K]
+#   bench/soak.sh [--duration S] [--clients N] [--rooms K]
 #                       [--senders S] [--rate R] [--size B] [--sample S]
 #                       [--warmup S] [--build DIR] [--chatd-args 'ARGS']
 #
@@ -15,7 +15,7 @@
 # not report as dropped. Exit status 0 for PASS, 1 for FAIL, 2 for usage.
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/../.." && pwd)
+root=$(cd "$(dirname "$0")/.." && pwd)
 duration=300 clients=1000 rooms=10 senders= rate=1 size=64 sample=10
 warmup= build="$root/build" chatd_args=""
 
@@ -55,11 +55,11 @@ fi
 
 # ---- build ----------------------------------------------------------------
 chatd="$build/server/chatd"
-bench="$build/client/bench/chat-bench"
+bench="$build/bench/chat-bench"
 if [ ! -x "$chatd" ] || [ ! -x "$bench" ]; then
     echo "soak: building in $build"
     [ -f "$build/build.ninja" ] || meson setup "$build" "$root" >/dev/null
-    ninja -C "$build" server/chatd client/bench/chat-bench >/dev/null
+    ninja -C "$build" server/chatd bench/chat-bench >/dev/null
 fi
 
 tmp=$(mktemp -d)
