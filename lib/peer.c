@@ -64,16 +64,26 @@ void chat_peer_deliver_slow(chat_broker *b, chat_peer *p, chat_msg *m)
     chat_peer_doom(b, p, CHAT_CLOSE_NOMEM);
 }
 
+/* A close that discards output (stuck output, no memory) overrides one
+ * that would flush it: flushing to a peer that does not read would wait
+ * for ever, and the write deadline that was to end the wait is gone. */
+static int harder(chat_close_reason now, chat_close_reason next)
+{
+    return !flushes(next) && flushes(now);
+}
+
 void chat_peer_doom(chat_broker *b, chat_peer *p, chat_close_reason reason)
 {
     if (p->state == PEER_CLOSING) {
-        /* Already closing: only a harder reason (stuck output) matters. */
-        if (!flushes(reason) && flushes((chat_close_reason)p->reason))
+        if (harder((chat_close_reason)p->reason, reason))
             chat_peer_close(b, p, reason);
         return;
     }
-    if (p->doomed)
+    if (p->doomed) {
+        if (harder((chat_close_reason)p->reason, reason))
+            p->reason = (uint8_t)reason;
         return;
+    }
     p->doomed = 1;
     p->reason = (uint8_t)reason;
     chat_list_move_back(&b->doomed, &p->time_link);
