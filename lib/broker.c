@@ -462,7 +462,10 @@ void chat_broker_shutdown(chat_broker *b, uint64_t now_ms)
         chat_peer *p = CHAT_CONTAINER(l, chat_peer, all_link);
         if (p->state == PEER_CLOSING)
             continue;
-        chat_peer_reply_always(b, p, bye); /* slow peers get it too */
+        /* Slow peers get it too. Without memory for it, a peer still
+         * gets what is already pending: the line is not worth more. */
+        if (bye)
+            chat_peer_reply_always(b, p, bye);
         chat_peer_close(b, p, p->doomed ? (chat_close_reason)p->reason
                                         : CHAT_CLOSE_SHUTDOWN);
     }

@@ -341,6 +341,33 @@ START_TEST(broker_uses_only_the_allocator_it_was_given)
 }
 END_TEST
 
+/* Out of memory for "Server shutting down...": every user still gets what
+ * was already queued for them (the close flushes), only the line is lost. */
+START_TEST(shutdown_without_memory_still_flushes_pending_output)
+{
+    tally t = {0, -1, 0, 0, 0};
+    chat_allocator al = {t_malloc, t_realloc, t_free, &t};
+    session s;
+
+    memset(&s, 0, sizeof s);
+    ck_assert_int_eq(chat_broker_new(&s.b, &al), CHAT_OK);
+    join(&s, 0);
+    join(&s, 1);
+    s.held = s.p[1];
+    feed(&s, 0, "for the one who is not reading yet\n");
+    size_t pending = chat_peer_pending(s.p[1]);
+    ck_assert_uint_gt(pending, 0);
+    t.fail_at = t.count; /* every allocation from here on fails */
+    t.fail_rest = 1;
+    chat_broker_shutdown(s.b, s.now);
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(chat_peer_close_reason(s.p[i]), CHAT_CLOSE_SHUTDOWN);
+    ck_assert_uint_eq(chat_peer_pending(s.p[1]), pending);
+    chat_broker_free(s.b);
+    ck_assert_int_eq(t.live, 0);
+}
+END_TEST
+
 static Suite *alloc_suite(void)
 {
     Suite *s = suite_create("alloc");
@@ -353,6 +380,7 @@ static Suite *alloc_suite(void)
     tcase_add_test(tc, allocator_without_realloc_works);
     tcase_add_test(tc, broker_new_without_memory_leaves_out_untouched);
     tcase_add_test(tc, broker_uses_only_the_allocator_it_was_given);
+    tcase_add_test(tc, shutdown_without_memory_still_flushes_pending_output);
     suite_add_tcase(s, tc);
     return s;
 }
