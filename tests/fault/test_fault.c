@@ -228,7 +228,7 @@ static void flood_until(struct flood *f, long count)
  * line is never delivered, as a last line would be after a clean EOF;
  * chatd goes on serving.
  */
-START_TEST(reset_mid_line)
+CHAT_CASE(reset_mid_line)
 {
     client *a, *b, *c;
     char bname[64];
@@ -378,7 +378,7 @@ static void churn_batch(struct churner *ch, int n)
  * greeting. Afterwards only the live users and their rooms are left, every
  * name and room of the gone is free, and removed rooms kept no history.
  */
-START_TEST(churn)
+CHAT_CASE(churn)
 {
     struct churner ch[CHURN_BATCH];
     client *l0, *l1, *k, *n;
@@ -443,7 +443,7 @@ END_TEST
  * reads, it gets lines plus "dropped {n}" notices adding up to all it was
  * sent (PROTOCOL.md: slow consumer), and can chat again.
  */
-START_TEST(non_reader_memory)
+CHAT_CASE(non_reader_memory)
 {
     const char *args[] = {"--high-water", MEM_HIGH_WATER, "--rate", "0",
                           "--write-timeout", "600", NULL};
@@ -495,7 +495,7 @@ END_TEST
  * the high-water mark and chatd disconnects them (PROTOCOL.md). The room
  * is told; others are not slowed down.
  */
-START_TEST(reply_hog)
+CHAT_CASE(reply_hog)
 {
     const char *args[] = {"--high-water", MEM_HIGH_WATER, "--rate", "0",
                           "--write-timeout", "600", NULL};
@@ -530,7 +530,7 @@ END_TEST
  * in order, then "Server shutting down..." and EOF; the non-reader's
  * connection ends too.
  */
-START_TEST(sigterm_mid_flood)
+CHAT_CASE(sigterm_mid_flood)
 {
     const char *args[] = {"--high-water", "65536", "--rate", "0",
                           "--shutdown-grace", "2", NULL};
@@ -596,7 +596,7 @@ static void say(client *c, const char *text)
  * even while the room keeps talking to them: only input counts
  * (PROTOCOL.md). A user who keeps sending stays.
  */
-START_TEST(silent_client)
+CHAT_CASE(silent_client)
 {
     char idle[16];
     const char *args[] = {"--idle-timeout",
@@ -631,7 +631,7 @@ END_TEST
  * is closed, whether it sends nothing or keeps sending invalid names
  * (sending does not buy time before login); one that logs in stays.
  */
-START_TEST(silent_login)
+CHAT_CASE(silent_login)
 {
     char login[16];
     const char *args[] = {"--login", "--login-timeout",
@@ -677,7 +677,7 @@ END_TEST
  * bytes of it and answers once, when the newline comes. The room never
  * sees any of it.
  */
-START_TEST(slowloris)
+CHAT_CASE(slowloris)
 {
     char idle[16], want[128];
     const char *args[] = {"--idle-timeout",
@@ -721,7 +721,7 @@ END_TEST
  * memory does not grow with it, and the sender gets one error when the
  * newline finally comes.
  */
-START_TEST(endless_line)
+CHAT_CASE(endless_line)
 {
     enum { CHUNK = 64 * 1024, TOTAL = 32 * 1024 * 1024 };
     static char chunk[CHUNK];
@@ -754,7 +754,7 @@ END_TEST
  * over 2 s of retries it uses well under 0.5 s of CPU (a listener spinning
  * on EMFILE would use about all of it). Open clients keep chatting.
  */
-START_TEST(fd_no_spin)
+CHAT_CASE(fd_no_spin)
 {
     const char *args[] = {"--max-clients", "1000", NULL};
     enum { MAX = 40 };
@@ -805,48 +805,12 @@ END_TEST
 
 /* ---- runner -------------------------------------------------------------- */
 
-static Suite *fault_suite(void)
-{
-    const struct {
-        const char *name;
-        const TTest *test;
-    } cases[] = {
-        {"reset_mid_line", reset_mid_line},
-        {"churn", churn},
-        {"non_reader_memory", non_reader_memory},
-        {"reply_hog", reply_hog},
-        {"sigterm_mid_flood", sigterm_mid_flood},
-        {"silent_client", silent_client},
-        {"silent_login", silent_login},
-        {"slowloris", slowloris},
-        {"endless_line", endless_line},
-        {"fd_no_spin", fd_no_spin},
-    };
-    Suite *s = suite_create("fault");
-
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        tcase_add_checked_fixture(tc, NULL, stop);
-        tcase_set_timeout(tc, 55 * harness_slowdown());
-        tcase_add_test(tc, cases[i].test);
-        suite_add_tcase(s, tc);
-    }
-    return s;
-}
+#include "fault_cases.h" /* CHAT_CASES: the CHAT_CASE lines above, read by meson */
 
 int main(void)
 {
-    SRunner *sr = srunner_create(fault_suite());
-    int failed, run;
+    const harness_case cases[] = {CHAT_CASES};
 
-    /* CK_RUN_CASE (set per case by meson) picks one case. */
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    run = srunner_ntests_run(sr);
-    srunner_free(sr);
-    if (run == 0) {
-        fprintf(stderr, "no test case ran: check CK_RUN_CASE\n");
-        return EXIT_FAILURE;
-    }
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return harness_main("fault", cases, sizeof cases / sizeof cases[0],
+                        55 * harness_slowdown());
 }

@@ -683,3 +683,67 @@ long drain_slow(client *slow, const char *sender, long expected)
             dropped);
     return dropped;
 }
+
+/* ---- the runner (see harness.h) ---- */
+
+/* Whether the case is one the run asked for: all, or $CK_RUN_CASE. */
+static int case_wanted(const harness_case *c, const char *only)
+{
+    return only == NULL || *only == '\0' || strcmp(only, c->name) == 0;
+}
+
+/* Whether the case can run here; says why not on stderr. */
+static int case_runnable(const harness_case *c)
+{
+    if (c->need->met == NULL || c->need->met())
+        return 1;
+    fprintf(stderr, "%s: skipped, %s() is false on this machine\n", c->name,
+            c->need->what);
+    return 0;
+}
+
+/* Add the wanted, runnable cases to s; counts them in *added, *skipped. */
+static void add_cases(Suite *s, const harness_case *cases, size_t n,
+                      int timeout_s, int *added, int *skipped)
+{
+    const char *only = getenv("CK_RUN_CASE");
+
+    for (size_t i = 0; i < n; i++) {
+        TCase *tc;
+        if (!case_wanted(&cases[i], only))
+            continue;
+        if (!case_runnable(&cases[i])) {
+            (*skipped)++;
+            continue;
+        }
+        tc = tcase_create(cases[i].name);
+        tcase_add_checked_fixture(tc, NULL, stop);
+        tcase_set_timeout(tc, timeout_s);
+        tcase_add_test(tc, cases[i].test);
+        suite_add_tcase(s, tc);
+        (*added)++;
+    }
+}
+
+int harness_main(const char *suite, const harness_case *cases, size_t n,
+                 int timeout_s)
+{
+    Suite *s = suite_create(suite);
+    SRunner *sr = srunner_create(s); /* owns s from here */
+    int added = 0, skipped = 0, failed = 0, run = 0;
+
+    add_cases(s, cases, n, timeout_s, &added, &skipped);
+    if (added > 0) {
+        srunner_run_all(sr, CK_NORMAL);
+        failed = srunner_ntests_failed(sr);
+        run = srunner_ntests_run(sr);
+    }
+    srunner_free(sr);
+    if (run == 0 && skipped > 0)
+        return 77; /* meson's SKIP: the case asked for cannot run here */
+    if (run == 0) {
+        fprintf(stderr, "no test case ran: check CK_RUN_CASE\n");
+        return EXIT_FAILURE;
+    }
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -188,4 +188,50 @@ long dropped_count(const char *line);
  */
 long drain_slow(client *slow, const char *sender, long expected);
 
+/* ---- cases, each named once ------------------------------------------------
+ * A case is `CHAT_CASE(name) { ... } END_TEST`, the macro at the start of a
+ * line, and its name is written nowhere else. Meson reads those lines at
+ * configure time (tests/meson.build): one meson test per name, run with
+ * CK_RUN_CASE=name, and a generated SUITE_cases.h holding
+ * `#define CHAT_CASES CHAT_RUN(a) CHAT_RUN(b) ...`, from which the test's
+ * main() builds its table. So every case defined is run. If the two ever
+ * disagree the build fails: a case meson missed is an unused static (made
+ * an error below, whatever -Werror says), a name meson read that is no case
+ * is an undeclared identifier.
+ *
+ * CHAT_CASE_IF(name, pred) is a case that can only run where pred() is
+ * non-zero (e.g. the machine has IPv6). Elsewhere the runner does not start
+ * it and exits 77, which meson reports as SKIP: the runner asks before Check
+ * forks, because a forked Check case cannot choose its process's exit code.
+ */
+typedef struct harness_need {
+    int (*met)(void); /* NULL: nothing needed */
+    const char *what; /* the predicate's name, for the skip message */
+} harness_need;
+
+#define CHAT_CASE_IF(name, pred)                                              \
+    static const harness_need name##_need = {pred, #pred};                    \
+    START_TEST(name)
+#define CHAT_CASE(name) CHAT_CASE_IF(name, NULL)
+
+typedef struct harness_case {
+    const char *name;
+    const TTest *test;
+    const harness_need *need;
+} harness_case;
+
+/* One table entry; CHAT_CASES (generated) is a list of these. */
+#define CHAT_RUN(name) {#name, name, &name##_need},
+
+#pragma GCC diagnostic error "-Wunused-variable"
+
+/*
+ * Run the cases of the table (all, or the one $CK_RUN_CASE names) as one
+ * Check suite, each with a timeout of timeout_s seconds and stop() as its
+ * teardown. Returns main()'s exit status: 0 if all passed, 77 if the only
+ * case asked for cannot run here (see CHAT_CASE_IF), else 1.
+ */
+int harness_main(const char *suite, const harness_case *cases, size_t n,
+                 int timeout_s);
+
 #endif /* CHATD_TEST_HARNESS_H */

@@ -161,7 +161,7 @@ static void run_flood(client *sender, client *reader, int count)
 /* ---- user stories -------------------------------------------------------- */
 
 /* A new user gets the help, a name and the default room, in that order. */
-START_TEST(greeting)
+CHAT_CASE(greeting)
 {
     client *a;
     const char *line;
@@ -190,7 +190,7 @@ START_TEST(greeting)
 END_TEST
 
 /* --room sets the room new users join. */
-START_TEST(room_flag)
+CHAT_CASE(room_flag)
 {
     const char *args[] = {"--room", "Lobby", NULL};
     client *a;
@@ -206,7 +206,7 @@ END_TEST
 
 /* Two users chat in one room, then in different rooms; joins, leaves
  * and the room's history on coming back. */
-START_TEST(chat_rooms)
+CHAT_CASE(chat_rooms)
 {
     client *a, *b;
 
@@ -247,7 +247,7 @@ END_TEST
  * every line in order, the server keeps serving, and the non-reader, once
  * it reads, gets lines plus "dropped {n}" notices adding up to the total.
  */
-START_TEST(flood)
+CHAT_CASE(flood)
 {
     const char *args[] = {"--high-water", "4096", "--rate", "0",
                           "--write-timeout", "50", NULL};
@@ -295,7 +295,7 @@ static void send_bytewise(client *c, const char *s)
 }
 
 /* A command and a chat line arriving one byte per read. */
-START_TEST(byte_at_a_time)
+CHAT_CASE(byte_at_a_time)
 {
     client *a;
     char old[64];
@@ -312,7 +312,7 @@ START_TEST(byte_at_a_time)
 END_TEST
 
 /* SIGTERM: everyone gets the shutdown line, then EOF; exit status 0. */
-START_TEST(sigterm)
+CHAT_CASE(sigterm)
 {
     client *a, *b;
 
@@ -334,7 +334,7 @@ START_TEST(sigterm)
 END_TEST
 
 /* --login: the first valid line is the name; bad and taken names retry. */
-START_TEST(login)
+CHAT_CASE(login)
 {
     const char *args[] = {"--login", NULL};
     client *a, *b;
@@ -359,7 +359,7 @@ START_TEST(login)
 END_TEST
 
 /* --login-timeout: no name in time, the connection is closed. */
-START_TEST(login_timeout)
+CHAT_CASE(login_timeout)
 {
     const char *args[] = {"--login", "--login-timeout", "0.5", NULL};
     client *a;
@@ -372,7 +372,7 @@ START_TEST(login_timeout)
 END_TEST
 
 /* A last message then a half-close (printf 'hi\n' | nc -N): delivered. */
-START_TEST(half_close)
+CHAT_CASE(half_close)
 {
     client *a, *b, *c;
 
@@ -402,7 +402,7 @@ START_TEST(half_close)
 END_TEST
 
 /* --idle-timeout: a user who sends nothing is told and disconnected. */
-START_TEST(idle_timeout)
+CHAT_CASE(idle_timeout)
 {
     const char *args[] = {"--idle-timeout", "1", NULL};
     client *a;
@@ -417,7 +417,7 @@ END_TEST
 
 /* --max-clients 1: the second connection is turned away; the first is
  * unaffected, and its slot is free again once it leaves. */
-START_TEST(max_clients)
+CHAT_CASE(max_clients)
 {
     const char *args[] = {"--max-clients", "1", NULL};
     client *a, *b, *c;
@@ -455,7 +455,7 @@ static int ipv6_loopback_works(void)
 }
 
 /* -b ::1: listens on IPv6 loopback and logs [::1]:PORT. */
-START_TEST(ipv6)
+CHAT_CASE(ipv6)
 {
     const char *args[] = {"-b", "::1", NULL};
     char line[256];
@@ -476,7 +476,7 @@ START_TEST(ipv6)
 END_TEST
 
 /* Bad flags and values: one message on stderr, exit status 2. */
-START_TEST(bad_flags)
+CHAT_CASE(bad_flags)
 {
     static const char *const cases[][4] = {
         {"--bogus"},           {"-x"},
@@ -508,7 +508,7 @@ START_TEST(bad_flags)
 END_TEST
 
 /* --help and --version print to stdout and exit 0. */
-START_TEST(help_version)
+CHAT_CASE(help_version)
 {
     const char *help[] = {"--help", NULL}, *h[] = {"-h", NULL};
     const char *version[] = {"--version", NULL};
@@ -532,7 +532,7 @@ END_TEST
  * is full and closed, open clients keep chatting, and once descriptors
  * are free again new users get in.
  */
-START_TEST(fd_exhaustion)
+CHAT_CASE(fd_exhaustion)
 {
     const char *args[] = {"--max-clients", "1000", NULL};
     enum { MAX = 40 };
@@ -583,7 +583,7 @@ END_TEST
 
 /* --write-timeout: a reader whose output has not moved for that long is
  * disconnected; the others go on. */
-START_TEST(write_timeout)
+CHAT_CASE(write_timeout)
 {
     const char *args[] = {"--high-water", "4096", "--rate", "0",
                           "--write-timeout", "1", NULL};
@@ -629,7 +629,7 @@ static void shutdown_with_stuck_client(const char *grace, client **stuck,
 }
 
 /* A client that never reads cannot hold a shutdown past the grace. */
-START_TEST(shutdown_grace)
+CHAT_CASE(shutdown_grace)
 {
     client *stuck, *s;
 
@@ -643,7 +643,7 @@ START_TEST(shutdown_grace)
 END_TEST
 
 /* A second signal during a long shutdown exits at once, status 0. */
-START_TEST(second_signal)
+CHAT_CASE(second_signal)
 {
     client *stuck, *s;
 
@@ -659,56 +659,12 @@ END_TEST
 
 /* ---- runner -------------------------------------------------------------- */
 
-static Suite *integration_suite(void)
-{
-    const struct {
-        const char *name;
-        const TTest *test;
-    } cases[] = {
-        {"greeting", greeting},
-        {"room_flag", room_flag},
-        {"chat_rooms", chat_rooms},
-        {"flood", flood},
-        {"byte_at_a_time", byte_at_a_time},
-        {"sigterm", sigterm},
-        {"login", login},
-        {"login_timeout", login_timeout},
-        {"half_close", half_close},
-        {"idle_timeout", idle_timeout},
-        {"max_clients", max_clients},
-        {"ipv6", ipv6},
-        {"bad_flags", bad_flags},
-        {"help_version", help_version},
-        {"fd_exhaustion", fd_exhaustion},
-        {"write_timeout", write_timeout},
-        {"shutdown_grace", shutdown_grace},
-        {"second_signal", second_signal},
-    };
-    Suite *s = suite_create("integration");
-
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        tcase_add_checked_fixture(tc, NULL, stop);
-        tcase_set_timeout(tc, 55);
-        tcase_add_test(tc, cases[i].test);
-        suite_add_tcase(s, tc);
-    }
-    return s;
-}
+#include "integration_cases.h" /* CHAT_CASES: the CHAT_CASE lines above, read by meson */
 
 int main(void)
 {
-    SRunner *sr = srunner_create(integration_suite());
-    int failed, run;
+    const harness_case cases[] = {CHAT_CASES};
 
-    /* CK_RUN_CASE (set per case by meson) picks one case. */
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    run = srunner_ntests_run(sr);
-    srunner_free(sr);
-    if (run == 0) {
-        fprintf(stderr, "no test case ran: check CK_RUN_CASE\n");
-        return EXIT_FAILURE;
-    }
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return harness_main("integration", cases, sizeof cases / sizeof cases[0],
+                        55);
 }
