@@ -454,17 +454,14 @@ static int ipv6_loopback_works(void)
     return ok;
 }
 
-/* -b ::1: listens on IPv6 loopback and logs [::1]:PORT. */
-CHAT_CASE(ipv6)
+/* -b ::1: listens on IPv6 loopback and logs [::1]:PORT. Where the machine
+ * has no IPv6 loopback the case is not run: meson reports SKIP (exit 77). */
+CHAT_CASE_IF(ipv6, ipv6_loopback_works)
 {
     const char *args[] = {"-b", "::1", NULL};
     char line[256];
     client *a;
 
-    if (!ipv6_loopback_works()) {
-        fprintf(stderr, "ipv6: no IPv6 loopback here, skipped\n");
-        return;
-    }
     start(args);
     CHECK(chatd_log_line(&srv, "listening on [::1]:", line, sizeof line),
           "no 'listening on [::1]:PORT' line");
