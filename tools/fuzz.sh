@@ -41,10 +41,12 @@ for t in "${TARGETS[@]}"; do
 done
 
 # Only the fuzz targets are compiled, not the rest of the tree.
-# -Dserver=false: the targets need neither libevent nor readline.
+# No programs: the targets need neither libevent nor readline. -Werror as
+# in every build dev.sh makes.
 build() {
-    local opts=(-Dfuzz=true -Dserver=false -Db_sanitize=address,undefined
-                -Db_lundef=false -Dbuildtype=debugoptimized)
+    local opts=(-Dfuzz=true -Dserver=false -Dcli=false -Dbench=false
+                -Db_sanitize=address,undefined -Db_lundef=false
+                -Dbuildtype=debugoptimized -Dwerror=true)
     if [[ ! -f $BUILD_DIR/build.ninja ]]; then
         rm -rf "$BUILD_DIR"
         CC=clang meson setup "$BUILD_DIR" "${opts[@]}" >/dev/null || return 1

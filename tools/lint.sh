@@ -26,10 +26,11 @@ need() {
 }
 
 # compile_commands.json for the sources; clang's, so that clang-tidy
-# understands every flag. -Dtests=false: only the sources we lint.
+# understands every flag. -Dtests=false: only the sources we lint;
+# -Dwerror=true: the flags of every build dev.sh makes.
 compile_db() {
     if [[ ! -f $BUILD_DIR/compile_commands.json ]]; then
-        CC=clang meson setup "$BUILD_DIR" -Dtests=false >/dev/null ||
+        CC=clang meson setup "$BUILD_DIR" -Dtests=false -Dwerror=true >/dev/null ||
             { log "meson setup $BUILD_DIR failed"; exit 1; }
     fi
 }

@@ -2,10 +2,12 @@
 # Install libchat into a temporary prefix from a fresh build of the source
 # tree, then build and run a program outside the tree against it with
 # exactly: cc prog.c $(pkg-config --cflags --libs libchat)
-# usage: run.sh SOURCE_DIR PROG_C SERVER(true|false)
+# usage: run.sh SOURCE_DIR PROG_C SERVER CLI BENCH (each true|false: the
+# calling build's program options, so the fresh build needs no dependency
+# the calling one did without)
 set -euo pipefail
 
-src=$1 prog=$2 server=${3:-false}
+src=$1 prog=$2 server=${3:-false} cli=${4:-false} bench=${5:-false}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 prefix=$tmp/prefix
@@ -16,7 +18,7 @@ fail() { echo "install test: $*" >&2; exit 1; }
 # sanitizer options of the calling build (whose runtime a plain cc
 # program could not load) do not carry over.
 meson setup "$tmp/build" "$src" --prefix="$prefix" -Dtests=false \
-    -Dserver="$server" >"$tmp/setup.log" 2>&1 || { cat "$tmp/setup.log"; fail "meson setup failed"; }
+    -Dserver="$server" -Dcli="$cli" -Dbench="$bench" >"$tmp/setup.log" 2>&1 || { cat "$tmp/setup.log"; fail "meson setup failed"; }
 meson install -C "$tmp/build" >"$tmp/install.log" 2>&1 || { cat "$tmp/install.log"; fail "meson install failed"; }
 
 # Debian puts it in lib/x86_64-linux-gnu/pkgconfig, others in lib/ or lib64/.
@@ -37,12 +39,19 @@ cd "$tmp"
 cc prog.c $(pkg-config --cflags --libs libchat)
 LD_LIBRARY_PATH=$libdir ./a.out || fail "prog failed"
 
-if [[ $server == true ]]; then
-    [[ -x $prefix/bin/chatd ]] || fail "chatd not installed"
-    LD_LIBRARY_PATH=$libdir "$prefix/bin/chatd" --version || fail "chatd --version failed"
-    if [[ -f $src/doc/chatd.1 ]]; then
-        [[ -n $(find "$prefix" -path '*/man1/chatd.1*' -print -quit) ]] ||
-            fail "chatd.1 not installed"
+# Each program that was asked for, with its man page; none that was not.
+check_program() {
+    local prog=$1 wanted=$2
+    if [[ $wanted != true ]]; then
+        [[ ! -e $prefix/bin/$prog ]] || fail "$prog installed with its option off"
+        return 0
     fi
-fi
+    [[ -x $prefix/bin/$prog ]] || fail "$prog not installed"
+    LD_LIBRARY_PATH=$libdir "$prefix/bin/$prog" --version || fail "$prog --version failed"
+    [[ -n $(find "$prefix" -path "*/man1/$prog.1*" -print -quit) ]] ||
+        fail "$prog.1 not installed"
+}
+check_program chatd "$server"
+check_program chat-cli "$cli"
+check_program chat-bench "$bench"
 echo "install test passed"
