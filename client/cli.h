@@ -49,7 +49,7 @@ enum cli_kind {
     CLI_KIND_ERROR,   /* a reply saying a command or line was refused */
 };
 
-/* 1 if s[0..len) is a valid user or room name (PROTOCOL.md). */
+/* 1 if s[0..len) is a valid user or room name (doc/protocol.md). */
 int cli_valid_name(const char *s, size_t len);
 
 /*
@@ -149,6 +149,9 @@ struct cli {
     int stdin_eof;
     chat_framer *tx;                 /* splits piped stdin into lines */
     int rl_installed;                /* the readline handler is installed */
+    /* The cursor is at the start of an empty line: readline has just ended
+     * one and nothing has drawn the prompt again since. */
+    int at_line_start;
 
     int exit_code;
     int exiting;

@@ -33,8 +33,6 @@
 /* readline's line handler takes no context pointer: this is its context. */
 static struct cli *rl_cli;
 static char prompt[PROMPT_MAX];
-/* The cursor is at the start of a line: readline has just finished one. */
-static int at_line_start;
 
 /* ---- pipe or file ------------------------------------------------------ */
 
@@ -208,8 +206,8 @@ static void on_line(char *line)
 {
     struct cli *c = rl_cli;
 
-    at_line_start = 1; /* readline moved down after Enter or Ctrl-D */
-    if (!line) {       /* Ctrl-D on an empty line */
+    c->at_line_start = 1; /* readline moved down after Enter or Ctrl-D */
+    if (!line) {          /* Ctrl-D on an empty line */
         cli_conn_leave(c);
         return;
     }
@@ -219,6 +217,9 @@ static void on_line(char *line)
         send_typed(c, line);
     }
     free(line);
+    /* Still installed, readline draws a fresh prompt once we return. */
+    if (c->rl_installed)
+        c->at_line_start = 0;
 }
 
 static void on_tty(evutil_socket_t fd, short what, void *arg)
@@ -226,7 +227,6 @@ static void on_tty(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     (void)arg;
-    at_line_start = 0;
     rl_callback_read_char();
 }
 
@@ -332,7 +332,7 @@ void cli_input_stop(struct cli *c)
     if (c->rl_installed) {
         c->rl_installed = 0;
         rl_callback_handler_remove(); /* gives the terminal its modes back */
-        if (!at_line_start)
+        if (!c->at_line_start)
             fputc('\n', stdout); /* leave the prompt line behind */
         fflush(stdout);
     }

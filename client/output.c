@@ -58,10 +58,11 @@ static void above_begin(const struct cli *c, struct above *a)
 #endif
 }
 
-static void above_end(const struct cli *c, struct above *a)
+static void above_end(struct cli *c, struct above *a)
 {
     if (!c->rl_installed)
         return;
+    c->at_line_start = 0; /* the prompt is back on the cursor's line */
 #ifndef HAVE_RL_CLEAR_VISIBLE_LINE
     if (a->text) {
         rl_restore_prompt();

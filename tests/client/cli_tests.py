@@ -7,6 +7,7 @@ pipe_*: chat-cli in a script (stdin a pipe or a file); pty_*: chat-cli in a
 pseudo-terminal, read through a small terminal emulator, as a person sees
 it. Exit 0 pass, 1 fail, 77 skip (meson's convention).
 """
+import contextlib
 import os
 import re
 import select
@@ -311,20 +312,42 @@ def last_line(screen):
     return lines[-1] if lines else ""
 
 
+def check_line_ended(t, rc):
+    """After chat-cli exited: what a shell prints next ("[exit 1]", as
+    tmux's status does) starts on a line of its own. Returns the lines."""
+    t.screen.feed(("[exit %d]" % rc).encode())
+    lines = [l for l in t.screen.lines() if l]
+    check(lines[-1] == "[exit %d]" % rc,
+          "chat-cli left its last line unended:\n" + t.screen.text())
+    return lines
+
+
 def start_alice(cli, d, color=True):
     t = Pty([cli, "-p", str(d.port), "--name", "alice"], env=term_env(color))
     t.wait_for(lambda s: last_line(s) == "alice@main>")
     return t
 
 
-def pty_typing(cli, chatd):
-    """A message arriving mid-typing prints above; the typed text stays."""
+@contextlib.contextmanager
+def alice_and_bob(cli, chatd):
+    """chatd; chat-cli as alice in a terminal; bob, a raw peer, in her room.
+    On the way out chat-cli is killed if still there and chatd stopped."""
     d = Chatd(chatd)
     t = None
     try:
         t = start_alice(cli, d)
         bob = d.peer()
         t.wait_for("%s joined main" % bob.name)
+        yield d, t, bob
+    finally:
+        if t:
+            t.close()
+        d.stop()
+
+
+def pty_typing(cli, chatd):
+    """A message arriving mid-typing prints above; the typed text stays."""
+    with alice_and_bob(cli, chatd) as (_, t, bob):
         t.type("hello wor")
         t.wait_for(lambda s: last_line(s) == "alice@main> hello wor")
         bob.send("hi alice")
@@ -348,10 +371,6 @@ def pty_typing(cli, chatd):
         check(b"\x1b[32malice: hello world" in t.raw, "own line not green")
         check(("\x1b[1;34m%s\x1b[0m: hi alice" % bob.name).encode() in t.raw,
               "other's name not coloured")
-    finally:
-        if t:
-            t.close()
-        d.stop()
 
 
 def pty_long_line(cli, chatd):
@@ -398,21 +417,13 @@ def pty_no_color(cli, chatd):
 
 
 def leave_by(cli, chatd, keys):
-    d = Chatd(chatd)
-    t = None
-    try:
-        t = start_alice(cli, d)
-        bob = d.peer()
-        t.wait_for("%s joined main" % bob.name)
+    with alice_and_bob(cli, chatd) as (_, t, bob):
         t.type(keys)
         bob.expect(rb"^alice left main$")
         t.wait_for("Bye!")
         rc = t.wait_exit()
         check(rc == 0, "exit %d:\n%s" % (rc, t.screen.text()))
-    finally:
-        if t:
-            t.close()
-        d.stop()
+        check_line_ended(t, rc)
 
 
 def pty_ctrl_d(cli, chatd):
@@ -495,6 +506,25 @@ def pty_server_gone(cli, chatd):
         d.stop()
 
 
+def pty_server_gone_after_enter(cli, chatd):
+    """Issue 9, defect 7: the user has pressed Enter, server lines have
+    redrawn the prompt since, then the server goes. chat-cli must end the
+    "(offline) alice@main>" line, so that the shell's next output starts on
+    a line of its own (in tmux it landed on top: "[exit 1]ena@main>")."""
+    with alice_and_bob(cli, chatd) as (d, t, bob):
+        t.type("hello\r")
+        bob.expect(rb"^alice: hello$")
+        bob.send("hi alice")
+        t.wait_for(lambda s: "%s: hi alice" % bob.name in s.lines() and
+                   last_line(s) == "alice@main>")
+        d.stop()
+        rc = t.wait_exit()
+        check(rc == 1, "exit %d" % rc)
+        lines = check_line_ended(t, rc)
+        check(lines[-2] == "(offline) alice@main>",
+              "not the offline prompt:\n" + t.screen.text())
+
+
 def pty_reconnect(cli, chatd):
     """At the prompt: the server restarts; name, room and prompt come back,
     and the help text is not shown twice."""
@@ -536,7 +566,8 @@ TESTS = {f.__name__: f for f in (
     pipe_join, pipe_name, pipe_login, pipe_bulk, pipe_edges, pipe_server_gone,
     pipe_errors, pipe_reconnect, pipe_ipv6,
     pty_typing, pty_long_line, pty_no_color, pty_ctrl_d, pty_ctrl_c, pty_quit,
-    pty_history, pty_suspend, pty_server_gone, pty_reconnect)}
+    pty_history, pty_suspend, pty_server_gone, pty_server_gone_after_enter,
+    pty_reconnect)}
 
 if __name__ == "__main__":
     signal.alarm(int(WAIT * 6))  # a hung test dies instead of stalling CI
