@@ -1,13 +1,14 @@
 /*
- * The broker's public entry points: lifetime, options, peers joining and
- * feeding bytes, output draining, timeouts and shutdown. Every entry that
- * can decide a close ends with chat_broker_settle(), so closes never run
- * in the middle of a fan-out.
+ * The broker's public entry points: lifetime, options, peers joining, the
+ * ready list, timeouts and shutdown (a peer's own calls are in peer.c).
+ * Every entry that can decide a close ends with chat_broker_settle(), so
+ * closes never run in the middle of a fan-out.
  */
 #include <string.h>
 
 #include "alloc.h"
 #include "broker_int.h"
+#include "mix.h"
 #include "text.h"
 
 static const char help_text[] =
@@ -21,13 +22,10 @@ static const char help_text[] =
     "/me TEXT - act something out in your room\n"
     "/quit - leave the chat";
 
-/* splitmix64: the i-th independent-looking value drawn from the seed. */
+/* The i-th independent-looking value drawn from the seed. */
 static uint64_t seed_draw(uint64_t seed, uint64_t i)
 {
-    uint64_t z = seed + i * 0x9E3779B97F4A7C15ULL;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
+    return chat_splitmix64(seed, i);
 }
 
 /* Each table gets its own keys, and the name order (which clients can
@@ -76,13 +74,6 @@ int chat_broker_new(chat_broker **out, const chat_allocator *alloc)
     return CHAT_OK;
 }
 
-static void peer_free(chat_broker *b, chat_peer *p)
-{
-    chat_outbox_clear(&p->out, &b->rings);
-    chat_framer_clear(&p->framer);
-    chat_mem_free(&b->alloc, p);
-}
-
 void chat_broker_free(chat_broker *b)
 {
     if (!b)
@@ -90,7 +81,7 @@ void chat_broker_free(chat_broker *b)
     chat_link *l;
     while ((l = chat_list_first(&b->all))) {
         chat_list_remove(l);
-        peer_free(b, CHAT_CONTAINER(l, chat_peer, all_link));
+        chat_peer_free(b, CHAT_CONTAINER(l, chat_peer, all_link));
     }
     chat_ringpool_clear(&b->rings);
     chat_room_free_all(b);
@@ -192,7 +183,7 @@ static void start_named(chat_broker *b, chat_peer *p)
         return;
     }
     if (chat_peer_set_name(b, p, name, strlen(name))) {
-        chat_peer_doom(b, p, CHAT_CLOSE_NOMEM);
+        chat_peer_nomem(b, p);
         return;
     }
     p->plain_name = (uint8_t)plain;
@@ -240,106 +231,6 @@ int chat_broker_join(chat_broker *b, void *user, uint64_t now_ms,
     return CHAT_OK;
 }
 
-/* Framer events of one peer, executed as they complete. */
-static void rate_notice(chat_broker *b, chat_peer *p)
-{
-    if (p->rate_noticed && b->now - p->last_notice_ms < 1000)
-        return;
-    p->rate_noticed = 1;
-    p->last_notice_ms = b->now;
-    chat_peer_replyf(b, p, "You are sending too fast, slow down", CHAT_END);
-}
-
-static int on_frame(void *ctx, chat_frame_event ev, const char *line,
-                    size_t len)
-{
-    chat_peer *p = ctx;
-    chat_broker *b = p->broker;
-    if (chat_peer_done(p))
-        return 1;
-    if (ev == CHAT_FRAME_INTERRUPT) {
-        chat_peer_replyf(b, p, "Bye!", CHAT_END);
-        chat_peer_doom(b, p, CHAT_CLOSE_QUIT);
-    } else if (!chat_bucket_take(&p->bucket, b->now, b->opt.rate,
-                                 chat_burst(b))) {
-        rate_notice(b, p);
-    } else if (ev == CHAT_FRAME_TOO_LONG) {
-        chat_peer_replyf(b, p, "Messages can only be 400 bytes long", CHAT_END);
-    } else if (ev == CHAT_FRAME_NOMEM) {
-        chat_peer_doom(b, p, CHAT_CLOSE_NOMEM);
-    } else {
-        chat_line(b, p, line, len);
-    }
-    return chat_peer_done(p);
-}
-
-int chat_peer_feed(chat_broker *b, chat_peer *p, const void *data, size_t len,
-                   uint64_t now_ms)
-{
-    b->now = now_ms;
-    if (chat_peer_done(p))
-        return CHAT_ERR_STATE;
-    /* Any input counts as activity; login peers are timed from joining,
-     * so their last_input_ms stays the join time until they log in. */
-    if (p->state == PEER_ACTIVE) {
-        p->last_input_ms = now_ms;
-        chat_list_move_back(&b->idle, &p->time_link);
-    }
-    p->broker = b;
-    chat_framer_feed(&p->framer, data, len, on_frame, p);
-    chat_broker_settle(b);
-    return CHAT_OK;
-}
-
-void chat_peer_eof(chat_broker *b, chat_peer *p, uint64_t now_ms)
-{
-    b->now = now_ms;
-    if (chat_peer_done(p))
-        return;
-    p->broker = b;
-    chat_framer_finish(&p->framer, on_frame, p);
-    if (!chat_peer_done(p))
-        chat_peer_doom(b, p, CHAT_CLOSE_EOF);
-    chat_broker_settle(b);
-}
-
-void chat_peer_release(chat_broker *b, chat_peer *p, uint64_t now_ms)
-{
-    if (!p)
-        return;
-    b->now = now_ms;
-    if (p->state != PEER_CLOSING)
-        chat_peer_close(b, p, p->doomed ? (chat_close_reason)p->reason
-                                        : CHAT_CLOSE_EOF);
-    b->stats.bytes_queued -= p->out.bytes;
-    chat_list_remove(&p->ready_link);
-    chat_list_remove(&p->write_link);
-    chat_list_remove(&p->all_link);
-    if (p->counted)
-        b->n_peers--;
-    b->stats.peers--;
-    peer_free(b, p);
-    chat_broker_settle(b);
-}
-
-void *chat_peer_user(const chat_peer *p) { return p->user; }
-
-const char *chat_peer_name(const chat_peer *p)
-{
-    return p->name[0] ? p->name : NULL;
-}
-
-const char *chat_peer_room(const chat_peer *p)
-{
-    return p->room ? p->room->name : NULL;
-}
-
-chat_close_reason chat_peer_close_reason(const chat_peer *p)
-{
-    return p->state == PEER_CLOSING ? (chat_close_reason)p->reason
-                                    : CHAT_CLOSE_NONE;
-}
-
 /* ---- output ---- */
 
 chat_peer *chat_broker_next_ready(chat_broker *b)
@@ -351,46 +242,6 @@ chat_peer *chat_broker_next_ready(chat_broker *b)
     chat_peer *p = CHAT_CONTAINER(l, chat_peer, ready_link);
     p->ready = 0;
     return p;
-}
-
-size_t chat_peer_peek(const chat_peer *p, chat_iov *iov, size_t max)
-{
-    return chat_outbox_peek(&p->out, iov, max);
-}
-
-size_t chat_peer_pending(const chat_peer *p) { return p->out.bytes; }
-
-void chat_peer_consume(chat_broker *b, chat_peer *p, size_t n, uint64_t now_ms)
-{
-    b->now = now_ms;
-    if (n > p->out.bytes)
-        n = p->out.bytes;
-    if (n == 0)
-        return;
-    chat_outbox_consume(&p->out, &b->rings, n);
-    b->stats.bytes_queued -= n;
-    p->last_progress_ms = now_ms;
-    if (p->out.count == 0)
-        chat_list_remove(&p->write_link);
-    else
-        chat_list_move_back(&b->writes, &p->write_link);
-    /* Below the low-water mark a slow peer gets traffic again, told how
-     * much it missed, so received + dropped adds up to what was sent. */
-    if (p->slow && p->out.bytes < b->opt.high_water / 2) {
-        p->slow = 0;
-        if (p->dropped) {
-            chat_msgb mb;
-            chat_msgb_init(&mb, &b->alloc, 64);
-            chat_msgb_str(&mb, "Server is very busy and dropped ");
-            chat_msgb_uint(&mb, p->dropped);
-            chat_msgb_str(&mb, " messages, sorry!");
-            chat_msg *m = chat_msgb_end(&mb);
-            p->dropped = 0;
-            chat_peer_reply(b, p, m);
-            chat_msg_unref(&b->alloc, m);
-        }
-    }
-    chat_broker_settle(b);
 }
 
 /* ---- time and shutdown ---- */

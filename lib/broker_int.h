@@ -44,9 +44,9 @@ struct chat_peer {
     uint8_t ready;            /* on the broker's ready list */
     uint8_t doomed;           /* on the broker's doomed list */
     uint8_t counted;          /* counts against CHAT_OPT_MAX_PEERS */
-    uint8_t burst;            /* queueing a greeting or a join's history:
-                                 bounded output the 4x high-water rule
-                                 does not apply to */
+    uint8_t bounded;          /* queueing a greeting or a join's history:
+                                 output bounded by the server, which the
+                                 4x high-water rule does not apply to */
     chat_broker *broker;      /* for framer callbacks */
     chat_link room_link;      /* room members */
     chat_link time_link;      /* broker idle or login list, by last input;
@@ -104,10 +104,14 @@ struct chat_broker {
 /* The rate limit's effective burst (CHAT_OPT_BURST 0 means the rate). */
 uint32_t chat_burst(const chat_broker *b);
 
-/* ---- peer.c: delivery and lifecycle ---- */
+/* ---- peer.c: delivery and lifecycle (the public peer calls too) ---- */
 
-/* Queue a reply to p's own action: never dropped for slowness. */
+/* Queue a reply to p's own action: never dropped for slowness. m NULL is
+ * a reply that could not be built (its allocation failed): p is closed as
+ * out of memory, as when queueing fails. */
 void chat_peer_reply(chat_broker *b, chat_peer *p, chat_msg *m);
+/* p's request could not be served for lack of memory: close p. */
+void chat_peer_nomem(chat_broker *b, chat_peer *p);
 /* Queue m past every limit (the shutdown line). */
 void chat_peer_reply_always(chat_broker *b, chat_peer *p, chat_msg *m);
 /* Queue a reply built from NUL-terminated pieces (NULL-terminated list). */
@@ -136,9 +140,10 @@ static inline int chat_peer_enqueue(chat_broker *b, chat_peer *p, chat_msg *m)
     return CHAT_OK;
 }
 
-/* The cold cases of chat_peer_deliver: p is slow (count the drop),
- * closing or doomed (nothing), or out of memory (doom it). */
-void chat_peer_deliver_slow(chat_broker *b, chat_peer *p, chat_msg *m);
+/* A line could not be queued for p (the cold path of chat_peer_deliver): p is
+ * slow (count the drop), closing or doomed (nothing), or the queue had no
+ * memory (close p). */
+void chat_peer_undelivered(chat_broker *b, chat_peer *p);
 
 /* Queue what others send: dropped and counted while p is slow. Inline:
  * a room fan-out calls it once per member. */
@@ -146,7 +151,7 @@ static inline void chat_peer_deliver(chat_broker *b, chat_peer *p, chat_msg *m)
 {
     if (p->slow | p->doomed | (p->state == PEER_CLOSING) ||
         chat_peer_enqueue(b, p, m)) {
-        chat_peer_deliver_slow(b, p, m);
+        chat_peer_undelivered(b, p);
         return;
     }
     if (p->out.bytes > b->opt.high_water)
@@ -169,6 +174,8 @@ static inline void chat_broker_settle(chat_broker *b)
     if (!chat_list_empty(&b->doomed))
         chat_broker_settle_doomed(b);
 }
+/* Free p's memory: its output, partial line and itself (no unlinking). */
+void chat_peer_free(chat_broker *b, chat_peer *p);
 /* Give p a name (registered in the names map). */
 int chat_peer_set_name(chat_broker *b, chat_peer *p, const char *name,
                        size_t len);

@@ -1,6 +1,6 @@
 /*
  * One line from a peer: login names, chat, and the command table of
- * PROTOCOL.md. Every user-visible string of the protocol lives here or in
+ * doc/protocol.md. Every user-visible string of the protocol lives here or in
  * broker.c, next to the rule that sends it.
  */
 #include <stdlib.h>
@@ -97,7 +97,7 @@ static void cmd_join(chat_broker *b, chat_peer *p, args *a)
         return;
     }
     if (chat_room_enter(b, p, a->rest, a->rest_len))
-        chat_peer_doom(b, p, CHAT_CLOSE_NOMEM);
+        chat_peer_nomem(b, p);
 }
 
 static int by_count_then_name(const void *x, const void *y)
@@ -114,7 +114,7 @@ static void cmd_rooms(chat_broker *b, chat_peer *p, args *a)
     size_t n = b->rooms.count, pos = 0;
     chat_room **v = chat_mem_alloc(&b->alloc, n * sizeof(*v));
     if (!v) {
-        chat_peer_reply(b, p, NULL);
+        chat_peer_nomem(b, p);
         return;
     }
     for (size_t i = 0; i < n; i++)
@@ -148,7 +148,7 @@ static void cmd_users(chat_broker *b, chat_peer *p, args *a)
     chat_room *r = p->room;
     chat_peer **v = chat_mem_alloc(&b->alloc, r->count * sizeof(*v));
     if (!v) {
-        chat_peer_reply(b, p, NULL);
+        chat_peer_nomem(b, p);
         return;
     }
     size_t n = 0;
@@ -332,7 +332,7 @@ static void login_line(chat_broker *b, chat_peer *p, const char *text,
         return;
     }
     if (chat_peer_set_name(b, p, text, len)) {
-        chat_peer_doom(b, p, CHAT_CLOSE_NOMEM);
+        chat_peer_nomem(b, p);
         return;
     }
     p->state = PEER_ACTIVE;

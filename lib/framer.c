@@ -1,5 +1,5 @@
 /*
- * Line framing and telnet IAC handling (PROTOCOL.md "Framing").
+ * Line framing and telnet IAC handling (doc/protocol.md "Lines").
  *
  * The common case - a chunk holding whole lines and no IAC byte - is
  * framed in place with memchr and never copied. Only a line split across

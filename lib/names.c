@@ -1,5 +1,6 @@
 /* The default-name generator; see names.h. */
 #include "names.h"
+#include "mix.h"
 
 #include <libchat/common.h>
 #include <stdio.h>
@@ -19,11 +20,8 @@ void chat_namegen_init(chat_namegen *g, uint64_t seed)
 {
     memset(g, 0, sizeof(*g));
     g->total = chat_n_adjectives * chat_n_animals;
-    /* Mix the seed so nearby seeds give unrelated walks (splitmix64). */
-    uint64_t z = seed + 0x9E3779B97F4A7C15ULL;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    z ^= z >> 31;
+    /* Mix the seed so nearby seeds give unrelated walks. */
+    uint64_t z = chat_splitmix64(seed, 1);
     /* A step near a third of the grid moves both words on each time. */
     g->step = g->total / 3 + (uint32_t)(z % (g->total / 3));
     while (gcd(g->step, g->total) != 1)

@@ -1,6 +1,8 @@
 /*
- * Peer delivery and lifecycle: queueing output with the slow-consumer
- * rules, closing, naming, and the greeting.
+ * A peer, one home: its public calls (input, output, accessors, close
+ * reasons), queueing its output under the slow-consumer rules, and its
+ * lifecycle (doomed, closing, named, greeted). The broker-wide calls
+ * (join, tick, shutdown) are in broker.c.
  */
 #include <stdarg.h>
 #include <string.h>
@@ -14,27 +16,57 @@ int chat_peer_done(const chat_peer *p)
     return p->state == PEER_CLOSING || p->doomed;
 }
 
+/* ---- close reasons ---- */
+
+int chat_close_reason_flushes(chat_close_reason r)
+{
+    return r != CHAT_CLOSE_SLOW && r != CHAT_CLOSE_WRITE_TIMEOUT &&
+           r != CHAT_CLOSE_NOMEM;
+}
+
+const char *chat_close_reason_str(chat_close_reason r)
+{
+    switch (r) {
+    case CHAT_CLOSE_NONE: return "open";
+    case CHAT_CLOSE_QUIT: return "quit";
+    case CHAT_CLOSE_EOF: return "eof";
+    case CHAT_CLOSE_IDLE: return "idle";
+    case CHAT_CLOSE_LOGIN_TIMEOUT: return "login-timeout";
+    case CHAT_CLOSE_FULL: return "full";
+    case CHAT_CLOSE_SHUTDOWN: return "shutdown";
+    case CHAT_CLOSE_SLOW: return "slow";
+    case CHAT_CLOSE_WRITE_TIMEOUT: return "write-timeout";
+    case CHAT_CLOSE_NOMEM: return "nomem";
+    }
+    return "unknown";
+}
+
 static int flushes(chat_close_reason r) { return chat_close_reason_flushes(r); }
+
+void chat_peer_nomem(chat_broker *b, chat_peer *p)
+{
+    chat_peer_doom(b, p, CHAT_CLOSE_NOMEM);
+}
 
 void chat_peer_reply(chat_broker *b, chat_peer *p, chat_msg *m)
 {
     if (p->state == PEER_CLOSING)
         return;
     if (!m || chat_peer_enqueue(b, p, m)) {
-        chat_peer_doom(b, p, CHAT_CLOSE_NOMEM);
+        chat_peer_nomem(b, p);
         return;
     }
     /* Replies are never dropped, so a peer that keeps asking without
      * reading is bounded here instead (but not by the greeting or a
      * room's history, which are bounded already and not its doing). */
-    if (!p->burst && p->out.bytes > 4 * b->opt.high_water)
+    if (!p->bounded && p->out.bytes > 4 * b->opt.high_water)
         chat_peer_doom(b, p, CHAT_CLOSE_SLOW);
 }
 
 void chat_peer_reply_always(chat_broker *b, chat_peer *p, chat_msg *m)
 {
     if (p->state != PEER_CLOSING && (!m || chat_peer_enqueue(b, p, m)))
-        chat_peer_doom(b, p, CHAT_CLOSE_NOMEM);
+        chat_peer_nomem(b, p);
 }
 
 void chat_peer_replyf(chat_broker *b, chat_peer *p, ...)
@@ -51,7 +83,7 @@ void chat_peer_replyf(chat_broker *b, chat_peer *p, ...)
     chat_msg_unref(&b->alloc, m);
 }
 
-void chat_peer_deliver_slow(chat_broker *b, chat_peer *p, chat_msg *m)
+void chat_peer_undelivered(chat_broker *b, chat_peer *p)
 {
     if (p->state == PEER_CLOSING || p->doomed)
         return;
@@ -60,8 +92,7 @@ void chat_peer_deliver_slow(chat_broker *b, chat_peer *p, chat_msg *m)
         b->stats.dropped++;
         return;
     }
-    (void)m; /* only reached here when enqueueing m failed */
-    chat_peer_doom(b, p, CHAT_CLOSE_NOMEM);
+    chat_peer_nomem(b, p); /* only reached when queueing failed */
 }
 
 /* A close that discards output (stuck output, no memory) overrides one
@@ -157,11 +188,162 @@ int chat_peer_set_name(chat_broker *b, chat_peer *p, const char *name,
 
 void chat_peer_welcome(chat_broker *b, chat_peer *p)
 {
-    p->burst = 1;
+    p->bounded = 1;
     chat_peer_reply(b, p, b->help);
     chat_peer_replyf(b, p, "You are ", p->name, CHAT_END);
-    p->burst = 0;
+    p->bounded = 0;
     const char *room = b->default_room;
     if (chat_room_enter(b, p, room, strlen(room)))
-        chat_peer_doom(b, p, CHAT_CLOSE_NOMEM);
+        chat_peer_nomem(b, p);
+}
+
+void chat_peer_free(chat_broker *b, chat_peer *p)
+{
+    chat_outbox_clear(&p->out, &b->rings);
+    chat_framer_clear(&p->framer);
+    chat_mem_free(&b->alloc, p);
+}
+
+/* ---- input ---- */
+
+/* Framer events of one peer, executed as they complete. */
+static void rate_notice(chat_broker *b, chat_peer *p)
+{
+    if (p->rate_noticed && b->now - p->last_notice_ms < 1000)
+        return;
+    p->rate_noticed = 1;
+    p->last_notice_ms = b->now;
+    chat_peer_replyf(b, p, "You are sending too fast, slow down", CHAT_END);
+}
+
+static int on_frame(void *ctx, chat_frame_event ev, const char *line,
+                    size_t len)
+{
+    chat_peer *p = ctx;
+    chat_broker *b = p->broker;
+    if (chat_peer_done(p))
+        return 1;
+    if (ev == CHAT_FRAME_INTERRUPT) {
+        chat_peer_replyf(b, p, "Bye!", CHAT_END);
+        chat_peer_doom(b, p, CHAT_CLOSE_QUIT);
+    } else if (!chat_bucket_take(&p->bucket, b->now, b->opt.rate,
+                                 chat_burst(b))) {
+        rate_notice(b, p);
+    } else if (ev == CHAT_FRAME_TOO_LONG) {
+        chat_peer_replyf(b, p, "Messages can only be 400 bytes long", CHAT_END);
+    } else if (ev == CHAT_FRAME_NOMEM) {
+        chat_peer_nomem(b, p);
+    } else {
+        chat_line(b, p, line, len);
+    }
+    return chat_peer_done(p);
+}
+
+int chat_peer_feed(chat_broker *b, chat_peer *p, const void *data, size_t len,
+                   uint64_t now_ms)
+{
+    b->now = now_ms;
+    if (chat_peer_done(p))
+        return CHAT_ERR_STATE;
+    /* Any input counts as activity; login peers are timed from joining,
+     * so their last_input_ms stays the join time until they log in. */
+    if (p->state == PEER_ACTIVE) {
+        p->last_input_ms = now_ms;
+        chat_list_move_back(&b->idle, &p->time_link);
+    }
+    p->broker = b;
+    chat_framer_feed(&p->framer, data, len, on_frame, p);
+    chat_broker_settle(b);
+    return CHAT_OK;
+}
+
+void chat_peer_eof(chat_broker *b, chat_peer *p, uint64_t now_ms)
+{
+    b->now = now_ms;
+    if (chat_peer_done(p))
+        return;
+    p->broker = b;
+    chat_framer_finish(&p->framer, on_frame, p);
+    if (!chat_peer_done(p))
+        chat_peer_doom(b, p, CHAT_CLOSE_EOF);
+    chat_broker_settle(b);
+}
+
+void chat_peer_release(chat_broker *b, chat_peer *p, uint64_t now_ms)
+{
+    if (!p)
+        return;
+    b->now = now_ms;
+    if (p->state != PEER_CLOSING)
+        chat_peer_close(b, p, p->doomed ? (chat_close_reason)p->reason
+                                        : CHAT_CLOSE_EOF);
+    b->stats.bytes_queued -= p->out.bytes;
+    chat_list_remove(&p->ready_link);
+    chat_list_remove(&p->write_link);
+    chat_list_remove(&p->all_link);
+    if (p->counted)
+        b->n_peers--;
+    b->stats.peers--;
+    chat_peer_free(b, p);
+    chat_broker_settle(b);
+}
+
+void *chat_peer_user(const chat_peer *p) { return p->user; }
+
+const char *chat_peer_name(const chat_peer *p)
+{
+    return p->name[0] ? p->name : NULL;
+}
+
+const char *chat_peer_room(const chat_peer *p)
+{
+    return p->room ? p->room->name : NULL;
+}
+
+chat_close_reason chat_peer_close_reason(const chat_peer *p)
+{
+    return p->state == PEER_CLOSING ? (chat_close_reason)p->reason
+                                    : CHAT_CLOSE_NONE;
+}
+
+/* ---- output ---- */
+
+size_t chat_peer_peek(const chat_peer *p, chat_iov *iov, size_t max)
+{
+    return chat_outbox_peek(&p->out, iov, max);
+}
+
+size_t chat_peer_pending(const chat_peer *p) { return p->out.bytes; }
+
+void chat_peer_consume(chat_broker *b, chat_peer *p, size_t n, uint64_t now_ms)
+{
+    b->now = now_ms;
+    if (n > p->out.bytes)
+        n = p->out.bytes;
+    if (n == 0)
+        return;
+    chat_outbox_consume(&p->out, &b->rings, n);
+    b->stats.bytes_queued -= n;
+    p->last_progress_ms = now_ms;
+    if (p->out.count == 0)
+        chat_list_remove(&p->write_link);
+    else
+        chat_list_move_back(&b->writes, &p->write_link);
+    /* Below the low-water mark a slow peer gets traffic again, told how
+     * much it missed, so received + dropped adds up to what was sent. */
+    if (p->slow && p->out.bytes < b->opt.high_water / 2) {
+        p->slow = 0;
+        if (p->dropped) {
+            chat_msgb mb;
+            chat_msgb_init(&mb, &b->alloc, 64);
+            chat_msgb_str(&mb, "Server is very busy and dropped ");
+            chat_msgb_uint(&mb, p->dropped);
+            chat_msgb_str(&mb, " messages, sorry!");
+            chat_msg *m = chat_msgb_end(&mb);
+            p->dropped = 0;
+            chat_peer_reply(b, p, m);
+            chat_msg_unref(&b->alloc, m);
+        }
+    }
+    chat_broker_settle(b);
 }

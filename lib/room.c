@@ -82,11 +82,11 @@ int chat_room_enter(chat_broker *b, chat_peer *p, const char *name, size_t len)
      * newest lines the current limit allows. */
     uint32_t kept = r->history.count;
     uint32_t from = kept > b->opt.history ? kept - b->opt.history : 0;
-    p->burst = 1;
+    p->bounded = 1;
     for (uint32_t i = from; i < kept; i++)
         chat_peer_reply(b, p, chat_history_at(&r->history, i));
     chat_peer_replyf(b, p, "You joined ", r->name, CHAT_END);
-    p->burst = 0;
+    p->bounded = 0;
     return CHAT_OK;
 }
 

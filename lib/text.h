@@ -1,4 +1,4 @@
-/* Text rules of PROTOCOL.md: UTF-8, control characters, names. */
+/* Text rules of doc/protocol.md: UTF-8, control characters, names. */
 #ifndef CHAT_TEXT_H
 #define CHAT_TEXT_H
 
