@@ -44,7 +44,7 @@ typedef struct chat_peer chat_peer;
 /* No deadline pending (chat_broker_next_deadline). */
 #define CHAT_NO_DEADLINE UINT64_MAX
 
-/* Options for chat_broker_set_option(); defaults are PROTOCOL.md's. */
+/* Options for chat_broker_set_option(); defaults are doc/protocol.md's. */
 typedef enum chat_option {
     CHAT_OPT_LOGIN_MODE = 1,   /* 0/1: first line is the name. Default 0 */
     CHAT_OPT_HISTORY,          /* chat lines kept per room. 20; 0 = off */
@@ -93,9 +93,9 @@ typedef struct chat_stats {
 /* ---- broker lifetime ------------------------------------------------- */
 
 /*
- * Create a broker with PROTOCOL.md's defaults and default room "main".
+ * Create a broker with doc/protocol.md's defaults and default room "main".
  * alloc may be NULL (malloc). On success *out owns the broker.
- * Errors: CHAT_ERR_NOMEM (*out untouched).
+ * Errors: CHAT_ERR_INVALID (out NULL), CHAT_ERR_NOMEM (*out untouched).
  */
 CHAT_EXTERN int chat_broker_new(chat_broker **out, const chat_allocator *alloc);
 
@@ -135,8 +135,8 @@ CHAT_EXTERN void chat_broker_stats(const chat_broker *b, chat_stats *out,
  * happens to the connection meanwhile: the broker never frees a peer on
  * its own. Past CHAT_OPT_MAX_PEERS the peer is still created, with only
  * "Server is full, try again later" queued and reason CHAT_CLOSE_FULL.
- * Errors: CHAT_ERR_NOMEM, CHAT_ERR_STATE after chat_broker_shutdown()
- * (*out untouched).
+ * Errors: CHAT_ERR_INVALID (b or out NULL), CHAT_ERR_NOMEM, CHAT_ERR_STATE
+ * after chat_broker_shutdown() (*out untouched).
  */
 CHAT_EXTERN int chat_broker_join(chat_broker *b, void *user, uint64_t now_ms,
                                  chat_peer **out);
@@ -207,8 +207,10 @@ CHAT_EXTERN chat_peer *chat_broker_next_ready(chat_broker *b);
  * Returns how many were filled. The memory is the broker's: each piece
  * stays valid and unchanged until that piece is consumed, or until p's
  * output is discarded (chat_peer_release, chat_broker_free, or p closing
- * for a reason where chat_close_reason_flushes() is 0). Output queued for
- * other peers never moves it.
+ * for a reason where chat_close_reason_flushes() is 0, which any feed,
+ * tick or consume may decide). Output queued for other peers never moves
+ * it. The simple safe rule: write or copy what you peeked before calling
+ * into the broker again, then consume what was taken (doc/api.md).
  */
 CHAT_EXTERN size_t chat_peer_peek(const chat_peer *p, chat_iov *iov, size_t max);
 

@@ -24,7 +24,7 @@ extern "C" {
 #  define CHAT_EXTERN
 #endif
 
-/* Protocol limits (PROTOCOL.md, "Framing" and "Names and rooms"). */
+/* Protocol limits (doc/protocol.md, "Lines" and "Names and rooms"). */
 #define CHAT_MAX_LINE 400 /* bytes of a line, terminator not counted */
 #define CHAT_NAME_MIN 2   /* characters of a user or room name */
 #define CHAT_NAME_MAX 24

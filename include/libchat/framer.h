@@ -1,7 +1,7 @@
 /*
  * libchat - the line framer: bytes in, lines out.
  *
- * Splits a byte stream into lines per PROTOCOL.md "Framing": lines end in
+ * Splits a byte stream into lines per doc/protocol.md "Lines": lines end in
  * "\n", a "\r" just before it is dropped, a line over max_line bytes is
  * discarded whole (reported once, never buffered past the limit), and with
  * telnet handling on, IAC sequences are consumed (split across feeds too)
