@@ -7,28 +7,11 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include "harness.h"
+#include "fixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static h_harness *h;
-static h_peer *alice, *bob, *carol;
-
-static void setup(void)
-{
-    h = h_new();
-    alice = h_join_as(h, "alice");
-    bob = h_join_as(h, "bob");
-    carol = h_join_as(h, "carol");
-}
-
-static void teardown(void)
-{
-    h_free(h);
-    h = NULL;
-}
 
 /* A new user named `name` in `room`, everyone's output cleared. */
 static h_peer *join_in(const char *name, const char *room)
@@ -339,9 +322,7 @@ END_TEST
 static Suite *commands_suite(void)
 {
     Suite *s = suite_create("commands");
-    TCase *tc = tcase_create("join");
-
-    tcase_add_checked_fixture(tc, setup, teardown);
+    TCase *tc = h_tcase(s, "join", h_setup_abc);
     tcase_add_test(tc, join_moves_the_user_and_tells_both_rooms);
     tcase_add_test(tc, join_creates_a_missing_room);
     tcase_add_test(tc, join_sends_history_then_joined);
@@ -350,25 +331,19 @@ static Suite *commands_suite(void)
     tcase_add_loop_test(tc, join_invalid_room_gets_the_room_error, 0,
                         (int)(sizeof bad_rooms / sizeof *bad_rooms));
     tcase_add_test(tc, join_room_names_at_the_length_limits);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("usage");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = h_tcase(s, "usage", h_setup_abc);
     tcase_add_loop_test(tc, command_without_its_argument_gets_a_usage_line, 0,
                         (int)(sizeof usage_cases / sizeof *usage_cases));
     tcase_add_loop_test(tc, unknown_command_names_the_word_as_typed, 0,
                         (int)(sizeof unknown_cases / sizeof *unknown_cases));
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("lists");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = h_tcase(s, "lists", h_setup_abc);
     tcase_add_test(tc, rooms_lists_by_count_then_name_ignoring_case);
     tcase_add_test(tc, rooms_with_one_room);
     tcase_add_test(tc, users_lists_the_room_by_name_ignoring_case);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("msg");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = h_tcase(s, "msg", h_setup_abc);
     tcase_add_test(tc, msg_reaches_only_the_recipient);
     tcase_add_test(tc, msg_to_several_names);
     tcase_add_test(tc, msg_names_are_case_insensitive_and_echoed_as_given);
@@ -376,15 +351,12 @@ static Suite *commands_suite(void)
     tcase_add_test(tc, msg_to_only_unknown_names);
     tcase_add_test(tc, msg_reaches_a_user_in_another_room);
     tcase_add_test(tc, msg_text_keeps_inner_spaces);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("me and quit");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = h_tcase(s, "me and quit", h_setup_abc);
     tcase_add_test(tc, me_is_an_action_for_the_room);
     tcase_add_loop_test(tc, quit_says_bye_and_the_room_hears_it, 0,
                         (int)(sizeof quit_words / sizeof *quit_words));
     tcase_add_test(tc, quit_output_waits_for_the_transport);
-    suite_add_tcase(s, tc);
     return s;
 }
 

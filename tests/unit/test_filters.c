@@ -5,27 +5,11 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include "harness.h"
+#include "fixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static h_harness *h;
-static h_peer *alice, *bob;
-
-static void setup(void)
-{
-    h = h_new();
-    alice = h_join_as(h, "alice");
-    bob = h_join_as(h, "bob");
-}
-
-static void teardown(void)
-{
-    h_free(h);
-    h = NULL;
-}
 
 /* A scripted filter: what it returns and what it saw last. */
 typedef struct fctx {
@@ -234,7 +218,6 @@ END_TEST
 START_TEST(commands_and_notices_are_not_filtered)
 {
     fctx f = {.verdict = CHAT_FILTER_DROP};
-    h_peer *carol;
 
     add(&f);
     h_send(alice, "/users\n");
@@ -293,7 +276,6 @@ START_TEST(history_keeps_the_filtered_version)
 {
     fctx f = {.verdict = CHAT_FILTER_REWRITE, .rewrite = "nice words"};
     fctx d = {.verdict = CHAT_FILTER_DROP};
-    h_peer *carol;
 
     add(&f);
     h_send(alice, "rude words\n");
@@ -311,9 +293,7 @@ END_TEST
 static Suite *filters_suite(void)
 {
     Suite *s = suite_create("filters");
-    TCase *tc = tcase_create("filters");
-
-    tcase_add_checked_fixture(tc, setup, teardown);
+    TCase *tc = h_tcase(s, "filters", h_setup_ab);
     tcase_add_test(tc, allowed_message_is_relayed_unchanged);
     tcase_add_test(tc, dropped_message_reaches_no_one_and_sender_is_not_told);
     tcase_add_test(tc, rewritten_message_is_relayed_instead);
@@ -331,7 +311,6 @@ static Suite *filters_suite(void)
     tcase_add_test(tc, remove_takes_the_first_of_two_identical_filters);
     tcase_add_test(tc, adding_a_null_filter_is_invalid);
     tcase_add_test(tc, history_keeps_the_filtered_version);
-    suite_add_tcase(s, tc);
     return s;
 }
 

@@ -7,7 +7,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include "harness.h"
+#include "fixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,44 +15,23 @@
 
 #define HW 1000
 
-static h_harness *h;
-static h_peer *alice, *bob, *carol;
-
-static void setup(void)
-{
-    h = h_new();
-    alice = h_join_as(h, "alice");
-    bob = h_join_as(h, "bob");
-    carol = h_join_as(h, "carol");
-}
-
 static void setup_slow(void)
 {
-    h = h_new();
+    h_setup();
     h_opt(h, CHAT_OPT_HIGH_WATER, HW);
     h_opt(h, CHAT_OPT_RATE, 0);
-    alice = h_join_as(h, "alice");
-    bob = h_join_as(h, "bob");
-    carol = h_join_as(h, "carol");
-}
-
-static void teardown(void)
-{
-    h_free(h);
-    h = NULL;
+    h_join_abc(3);
 }
 
 /* Start over with up to two options set before anyone joins (o2 = 0: one). */
 static void reset_with(chat_option o1, int64_t v1, chat_option o2, int64_t v2)
 {
-    teardown();
-    h = h_new();
+    h_teardown();
+    h_setup();
     h_opt(h, o1, v1);
     if (o2)
         h_opt(h, o2, v2);
-    alice = h_join_as(h, "alice");
-    bob = h_join_as(h, "bob");
-    carol = h_join_as(h, "carol");
+    h_join_abc(3);
 }
 
 /* alice sends lines "m{from}".."m{to-1}", each "alice: mNNNN\n" = 13 bytes. */
@@ -383,7 +362,7 @@ END_TEST
  */
 static void setup_rate(void)
 {
-    setup();
+    h_setup_abc();
     h_advance(h, 60000);
 }
 
@@ -639,9 +618,7 @@ END_TEST
 static Suite *flow_suite(void)
 {
     Suite *s = suite_create("flow");
-    TCase *tc = tcase_create("slow consumer");
-
-    tcase_add_checked_fixture(tc, setup_slow, teardown);
+    TCase *tc = h_tcase(s, "slow consumer", setup_slow);
     tcase_add_test(tc, slow_user_stops_receiving_past_high_water);
     tcase_add_test(tc, slow_user_gets_the_drop_count_when_drained);
     tcase_add_test(tc, drop_notice_is_the_last_line_before_traffic_resumes);
@@ -651,19 +628,15 @@ static Suite *flow_suite(void)
     tcase_add_test(tc, own_command_replies_are_still_queued);
     tcase_add_test(tc, four_times_high_water_disconnects);
     tcase_add_test(tc, greeting_and_history_never_count_as_slow);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("write timeout");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = h_tcase(s, "write timeout", h_setup_abc);
     tcase_add_test(tc, write_timeout_disconnects_a_stuck_reader);
     tcase_add_test(tc, writing_some_output_resets_the_write_timeout);
     tcase_add_test(tc, no_write_timeout_without_pending_output);
     tcase_add_test(tc, write_timeout_is_configurable_and_0_turns_it_off);
     tcase_add_test(tc, default_high_water_is_one_mebibyte);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("rate limit");
-    tcase_add_checked_fixture(tc, setup_rate, teardown);
+    tc = h_tcase(s, "rate limit", setup_rate);
     tcase_add_test(tc, burst_of_40_passes_and_the_rest_is_dropped_with_one_notice);
     tcase_add_test(tc, rate_refills_20_lines_a_second);
     tcase_add_test(tc, burst_is_capped_after_a_long_pause);
@@ -673,23 +646,18 @@ static Suite *flow_suite(void)
     tcase_add_test(tc, rate_0_turns_the_limit_off);
     tcase_add_test(tc, rate_limit_counts_me_lines);
     tcase_add_test(tc, rate_limit_is_per_user);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("idle");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = h_tcase(s, "idle", h_setup_abc);
     tcase_add_test(tc, idle_user_is_disconnected_after_300_seconds);
     tcase_add_test(tc, only_input_counts_against_idle);
     tcase_add_test(tc, any_command_is_input_for_idle);
     tcase_add_test(tc, idle_0_turns_it_off);
     tcase_add_test(tc, next_deadline_is_no_later_than_the_idle_timeout);
     tcase_add_test(tc, no_deadline_without_timeouts);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("connection cap");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = h_tcase(s, "connection cap", h_setup_abc);
     tcase_add_test(tc, past_max_peers_a_new_user_is_turned_away);
     tcase_add_test(tc, max_peers_0_means_no_cap);
-    suite_add_tcase(s, tc);
     return s;
 }
 

@@ -8,26 +8,10 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include "harness.h"
+#include "fixture.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-static h_harness *h;
-static h_peer *alice, *bob;
-
-static void setup(void)
-{
-    h = h_new();
-    alice = h_join_as(h, "alice");
-    bob = h_join_as(h, "bob");
-}
-
-static void teardown(void)
-{
-    h_free(h);
-    h = NULL;
-}
 
 /* alice's line reached the room as exactly "alice: {text}". */
 static void expect_relayed(const char *text)
@@ -424,55 +408,40 @@ START_TEST(input_after_quit_is_ignored)
 }
 END_TEST
 
-static void add_tests(TCase *tc)
-{
-    tcase_add_checked_fixture(tc, setup, teardown);
-}
-
 static Suite *framing_suite(void)
 {
     Suite *s = suite_create("framing");
-    TCase *tc = tcase_create("line endings");
-
-    add_tests(tc);
+    TCase *tc = h_tcase(s, "line endings", h_setup_ab);
     tcase_add_test(tc, line_ending_in_newline_is_relayed);
     tcase_add_test(tc, cr_lf_line_is_relayed_without_the_cr);
     tcase_add_test(tc, line_split_across_feeds_is_relayed_once_complete);
     tcase_add_test(tc, several_lines_in_one_feed_are_relayed_in_order);
     tcase_add_test(tc, byte_at_a_time_input_is_relayed);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("length limit");
-    add_tests(tc);
+    tc = h_tcase(s, "length limit", h_setup_ab);
     tcase_add_test(tc, line_of_exactly_400_bytes_is_relayed);
     tcase_add_test(tc, line_of_400_bytes_with_cr_lf_is_relayed);
     tcase_add_test(tc, line_of_401_bytes_is_rejected_and_connection_stays);
     tcase_add_test(tc, limit_counts_bytes_not_characters);
     tcase_add_test(tc, ten_kilobyte_line_gets_one_error);
     tcase_add_test(tc, over_long_command_is_rejected_too);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("utf-8");
-    add_tests(tc);
+    tc = h_tcase(s, "utf-8", h_setup_ab);
     tcase_add_loop_test(tc, invalid_utf8_is_rejected_and_connection_stays, 0,
                         (int)(sizeof invalid_utf8 / sizeof *invalid_utf8));
     tcase_add_loop_test(tc, valid_utf8_is_relayed_unchanged, 0,
                         (int)(sizeof valid_utf8 / sizeof *valid_utf8));
     tcase_add_test(tc, invalid_utf8_in_a_command_is_rejected);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("control characters");
-    add_tests(tc);
+    tc = h_tcase(s, "control characters", h_setup_ab);
     tcase_add_loop_test(tc, control_characters_are_removed_and_text_trimmed, 0,
                         (int)(sizeof sanitize_cases / sizeof *sanitize_cases));
     tcase_add_test(tc, nul_byte_is_removed);
     tcase_add_test(tc, control_characters_are_removed_from_me_and_msg);
     tcase_add_loop_test(tc, line_empty_after_cleaning_is_ignored_without_reply,
                         0, (int)(sizeof empty_lines / sizeof *empty_lines));
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("telnet");
-    add_tests(tc);
+    tc = h_tcase(s, "telnet", h_setup_ab);
     tcase_add_loop_test(tc, telnet_negotiation_is_never_relayed, 0,
                         (int)sizeof negotiation_cmds);
     tcase_add_test(tc, telnet_subnegotiation_is_never_relayed);
@@ -484,7 +453,6 @@ static Suite *framing_suite(void)
                         (int)(sizeof ctrl_d_lines / sizeof *ctrl_d_lines));
     tcase_add_test(tc, ctrl_d_inside_text_is_just_removed);
     tcase_add_test(tc, input_after_quit_is_ignored);
-    suite_add_tcase(s, tc);
     return s;
 }
 

@@ -6,36 +6,26 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include "harness.h"
+#include "fixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static h_harness *h;
-static h_peer *alice, *bob;
-
 static void setup(void)
 {
-    h = h_new();
+    h_setup();
     h_opt(h, CHAT_OPT_RATE, 0);
-    alice = h_join_as(h, "alice");
-    bob = h_join_as(h, "bob");
-}
-
-static void teardown(void)
-{
-    h_free(h);
-    h = NULL;
+    h_join_abc(2);
 }
 
 /* carol comes to `room` from her own; returns her, with the output of her
  * /join left in her buffer. */
 static h_peer *carol_joins(const char *room)
 {
-    h_peer *carol = h_join_as(h, "carol");
     char cmd[48];
 
+    carol = h_join_as(h, "carol");
     h_send(carol, "/join carolroom\n");
     h_clear(carol);
     snprintf(cmd, sizeof cmd, "/join %s\n", room);
@@ -70,8 +60,6 @@ static void expect_history(h_peer *p, int from, int to, const char *tail)
 
 START_TEST(joiner_gets_the_last_20_lines_oldest_first)
 {
-    h_peer *carol;
-
     say(alice, 0, 25);
     carol = carol_joins("main");
     expect_history(carol, 5, 25, "You joined main\n");
@@ -80,8 +68,6 @@ END_TEST
 
 START_TEST(history_size_is_configurable)
 {
-    h_peer *carol;
-
     h_opt(h, CHAT_OPT_HISTORY, 3);
     say(alice, 0, 5);
     carol = carol_joins("main");
@@ -91,8 +77,6 @@ END_TEST
 
 START_TEST(history_with_fewer_lines_than_the_limit)
 {
-    h_peer *carol;
-
     say(alice, 0, 2);
     carol = carol_joins("main");
     expect_history(carol, 0, 2, "You joined main\n");
@@ -101,8 +85,6 @@ END_TEST
 
 START_TEST(history_0_turns_it_off)
 {
-    h_peer *carol;
-
     h_opt(h, CHAT_OPT_HISTORY, 0);
     say(alice, 0, 5);
     carol = carol_joins("main");
@@ -112,7 +94,7 @@ END_TEST
 
 START_TEST(history_includes_me_and_excludes_notices_and_directs)
 {
-    h_peer *carol, *dave;
+    h_peer *dave;
 
     h_send(alice, "hello\n");
     h_send(alice, "/me waves\n");
@@ -136,8 +118,6 @@ END_TEST
 
 START_TEST(lines_keep_the_name_they_were_sent_under)
 {
-    h_peer *carol;
-
     h_send(alice, "before\n");
     h_send(alice, "/name alicia\n");
     h_send(alice, "after\n");
@@ -149,8 +129,6 @@ END_TEST
 
 START_TEST(each_room_has_its_own_history)
 {
-    h_peer *carol;
-
     h_send(bob, "/join pizza\n");
     h_send(bob, "pepperoni\n");
     h_send(alice, "in main\n");
@@ -163,8 +141,6 @@ END_TEST
 
 START_TEST(history_of_a_removed_room_is_gone)
 {
-    h_peer *carol;
-
     h_send(bob, "/join pizza\n");
     h_send(bob, "old news\n");
     h_send(bob, "/join main\n"); /* pizza is empty now, so removed */
@@ -175,8 +151,6 @@ END_TEST
 
 START_TEST(history_of_a_room_kept_alive_by_one_member_stays)
 {
-    h_peer *carol;
-
     h_send(bob, "/join pizza\n");
     h_send(bob, "still here\n");
     h_send(alice, "/join pizza\n");
@@ -197,8 +171,6 @@ END_TEST
 
 START_TEST(lowering_the_history_trims_what_joiners_get)
 {
-    h_peer *carol;
-
     say(alice, 0, 10);
     h_opt(h, CHAT_OPT_HISTORY, 2);
     carol = carol_joins("main");
@@ -209,9 +181,7 @@ END_TEST
 static Suite *history_suite(void)
 {
     Suite *s = suite_create("history");
-    TCase *tc = tcase_create("history");
-
-    tcase_add_checked_fixture(tc, setup, teardown);
+    TCase *tc = h_tcase(s, "history", setup);
     tcase_add_test(tc, joiner_gets_the_last_20_lines_oldest_first);
     tcase_add_test(tc, history_size_is_configurable);
     tcase_add_test(tc, history_with_fewer_lines_than_the_limit);
@@ -223,7 +193,6 @@ static Suite *history_suite(void)
     tcase_add_test(tc, history_of_a_room_kept_alive_by_one_member_stays);
     tcase_add_test(tc, history_does_not_replay_to_those_who_saw_it);
     tcase_add_test(tc, lowering_the_history_trims_what_joiners_get);
-    suite_add_tcase(s, tc);
     return s;
 }
 

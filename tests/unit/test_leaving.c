@@ -8,7 +8,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include "harness.h"
+#include "fixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,26 +17,14 @@
 #define IDLE_MS 100000
 #define HIGH_WATER 1000
 
-static h_harness *h;
-static h_peer *alice, *bob, *carol;
-
 static void setup(void)
 {
-    h = h_new();
+    h_setup();
     h_opt(h, CHAT_OPT_IDLE_TIMEOUT_MS, IDLE_MS);
     h_opt(h, CHAT_OPT_HIGH_WATER, HIGH_WATER);
     h_opt(h, CHAT_OPT_RATE, 0);
-    alice = h_join_as(h, "alice");
-    bob = h_join_as(h, "bob");
-    carol = h_join_as(h, "carol");
-    h_send(carol, "/join side\n");
-    h_clear_all(h);
-}
-
-static void teardown(void)
-{
-    h_free(h);
-    h = NULL;
+    h_join_abc(3);
+    h_carol_aside();
 }
 
 /* ---- the ways to go --------------------------------------------------------- */
@@ -267,23 +255,18 @@ END_TEST
 static Suite *leaving_suite(void)
 {
     Suite *s = suite_create("leaving");
-    TCase *tc = tcase_create("every path");
-
-    tcase_add_checked_fixture(tc, setup, teardown);
+    TCase *tc = h_tcase(s, "every path", setup);
     tcase_add_loop_test(tc, room_hears_the_user_leave, 0, NPATHS);
     tcase_add_loop_test(tc, leaving_user_gets_the_right_last_line, 0, NPATHS);
     tcase_add_loop_test(tc, name_is_free_at_once, 0, NPATHS);
     tcase_add_loop_test(tc, room_left_empty_is_removed, 0, NPATHS);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("details");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = h_tcase(s, "details", setup);
     tcase_add_test(tc, last_line_before_eof_is_executed_first);
     tcase_add_test(tc, eof_twice_or_after_quit_is_harmless);
     tcase_add_test(tc, user_leaves_the_room_they_are_in_now);
     tcase_add_test(tc, nameless_login_user_leaves_silently);
     tcase_add_test(tc, stats_follow_users_and_rooms);
-    suite_add_tcase(s, tc);
     return s;
 }
 

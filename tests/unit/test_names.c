@@ -5,7 +5,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include "harness.h"
+#include "fixture.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -13,25 +13,10 @@
 #include <string.h>
 #include <strings.h>
 
-static h_harness *h;
-static h_peer *alice, *bob;
-
-static void setup(void)
-{
-    h = h_new();
-    alice = h_join_as(h, "alice");
-    bob = h_join_as(h, "bob");
-}
-
-static void teardown(void)
-{
-    h_free(h);
-    h = NULL;
-}
-
+/* Login mode, with bob logged in. */
 static void setup_login(void)
 {
-    h = h_new();
+    h_setup();
     h_opt(h, CHAT_OPT_LOGIN_MODE, 1);
     bob = h_join_as(h, "bob");
 }
@@ -149,8 +134,7 @@ END_TEST
 
 START_TEST(rename_is_announced_only_in_the_renamers_room)
 {
-    h_peer *carol = h_join_as(h, "carol");
-
+    carol = h_join_as(h, "carol");
     h_send(carol, "/join elsewhere\n");
     h_clear_all(h);
     h_send(alice, "/name ally\n");
@@ -532,17 +516,10 @@ START_TEST(login_timeout_does_not_apply_after_a_valid_name)
 }
 END_TEST
 
-static void add_fixture(TCase *tc, void (*su)(void))
-{
-    tcase_add_checked_fixture(tc, su, teardown);
-}
-
 static Suite *names_suite(void)
 {
     Suite *s = suite_create("names");
-    TCase *tc = tcase_create("rename");
-
-    add_fixture(tc, setup);
+    TCase *tc = h_tcase(s, "rename", h_setup_ab);
     tcase_add_loop_test(tc, valid_name_is_taken_and_announced_to_the_room, 0,
                         (int)(sizeof valid_names / sizeof *valid_names));
     tcase_add_loop_test(tc, invalid_name_gets_the_name_error, 0,
@@ -558,10 +535,8 @@ static Suite *names_suite(void)
     tcase_add_loop_test(tc, nick_and_any_case_of_the_command_word_rename, 0,
                         (int)(sizeof rename_words / sizeof *rename_words));
     tcase_add_test(tc, renamed_user_gets_direct_messages_by_new_name);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("random");
-    add_fixture(tc, setup);
+    tc = h_tcase(s, "random", h_setup_ab);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, new_user_gets_a_random_adjective_animal_name);
     tcase_add_test(tc, random_names_are_unique_among_10000_live_users);
@@ -569,10 +544,8 @@ static Suite *names_suite(void)
     tcase_add_test(tc, when_all_combinations_are_in_use_a_number_is_appended);
     tcase_add_test(tc, random_name_skips_a_name_a_user_picked);
     tcase_add_test(tc, random_name_of_a_user_who_left_is_free);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("login");
-    add_fixture(tc, setup_login);
+    tc = h_tcase(s, "login", setup_login);
     tcase_add_test(tc, login_mode_waits_for_a_name_in_silence);
     tcase_add_test(tc, login_first_line_is_the_name_then_the_greeting);
     tcase_add_test(tc, login_invalid_name_gets_error_and_server_waits);
@@ -584,7 +557,6 @@ static Suite *names_suite(void)
     tcase_add_test(tc, login_timeout_closes_a_nameless_connection);
     tcase_add_test(tc, login_timeout_is_configurable_and_0_turns_it_off);
     tcase_add_test(tc, login_timeout_does_not_apply_after_a_valid_name);
-    suite_add_tcase(s, tc);
     return s;
 }
 

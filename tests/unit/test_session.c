@@ -5,24 +5,11 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include "harness.h"
+#include "fixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static h_harness *h;
-
-static void setup(void)
-{
-    h = h_new();
-}
-
-static void teardown(void)
-{
-    h_free(h);
-    h = NULL;
-}
 
 /* ---- greeting ----------------------------------------------------------- */
 
@@ -76,8 +63,8 @@ END_TEST
 
 START_TEST(room_hears_the_new_user_join)
 {
-    h_peer *bob = h_join_as(h, "bob");
-    h_peer *carol = h_join_as(h, "carol");
+    bob = h_join_as(h, "bob");
+    carol = h_join_as(h, "carol");
     h_peer *p;
     char notice[64];
 
@@ -92,7 +79,7 @@ END_TEST
 
 START_TEST(greeting_includes_history_before_joined)
 {
-    h_peer *bob = h_join_as(h, "bob");
+    bob = h_join_as(h, "bob");
     h_peer *p;
     char *help = h_help_text();
     char you[64];
@@ -110,8 +97,8 @@ END_TEST
 
 START_TEST(help_command_repeats_the_help_text)
 {
-    h_peer *bob = h_join_as(h, "bob");
-    h_peer *alice = h_join_as(h, "alice");
+    bob = h_join_as(h, "bob");
+    alice = h_join_as(h, "alice");
     char *help = h_help_text();
 
     h_send(alice, "/help\n");
@@ -163,9 +150,9 @@ END_TEST
 
 START_TEST(chat_reaches_every_member_of_the_room_sender_included)
 {
-    h_peer *alice = h_join_as(h, "alice");
-    h_peer *bob = h_join_as(h, "bob");
-    h_peer *carol = h_join_as(h, "carol");
+    alice = h_join_as(h, "alice");
+    bob = h_join_as(h, "bob");
+    carol = h_join_as(h, "carol");
     h_peer *dave = h_join_as(h, "dave");
 
     h_send(dave, "/join pizza\n");
@@ -185,7 +172,7 @@ END_TEST
 
 START_TEST(chat_from_a_random_named_user_uses_that_name)
 {
-    h_peer *bob = h_join_as(h, "bob");
+    bob = h_join_as(h, "bob");
     h_peer *p = h_join(h);
     char line[64];
 
@@ -199,7 +186,7 @@ END_TEST
 
 START_TEST(chat_text_may_contain_a_slash_after_the_start)
 {
-    h_peer *alice = h_join_as(h, "alice");
+    alice = h_join_as(h, "alice");
 
     h_send(alice, "either/or /not a command\n");
     expect_lines(alice, "alice: either/or /not a command\n");
@@ -208,8 +195,8 @@ END_TEST
 
 START_TEST(messages_from_one_sender_arrive_in_order)
 {
-    h_peer *alice = h_join_as(h, "alice");
-    h_peer *bob = h_join_as(h, "bob");
+    alice = h_join_as(h, "alice");
+    bob = h_join_as(h, "bob");
     char line[64];
 
     h_opt(h, CHAT_OPT_RATE, 0);
@@ -239,9 +226,9 @@ END_TEST
 
 START_TEST(two_senders_interleaved_keep_their_own_order)
 {
-    h_peer *alice = h_join_as(h, "alice");
-    h_peer *bob = h_join_as(h, "bob");
-    h_peer *carol = h_join_as(h, "carol");
+    alice = h_join_as(h, "alice");
+    bob = h_join_as(h, "bob");
+    carol = h_join_as(h, "carol");
     int next_a = 0, next_b = 0;
     char line[64];
 
@@ -270,9 +257,7 @@ END_TEST
 static Suite *session_suite(void)
 {
     Suite *s = suite_create("session");
-    TCase *tc = tcase_create("greeting");
-
-    tcase_add_checked_fixture(tc, setup, teardown);
+    TCase *tc = h_tcase(s, "greeting", h_setup);
     tcase_add_test(tc, new_user_gets_help_then_name_then_joined);
     tcase_add_test(tc, help_text_has_one_line_per_command);
     tcase_add_test(tc, room_hears_the_new_user_join);
@@ -281,16 +266,13 @@ static Suite *session_suite(void)
     tcase_add_test(tc, default_room_can_be_changed);
     tcase_add_loop_test(tc, default_room_must_be_a_valid_room_name, 0,
                         (int)(sizeof bad_rooms / sizeof *bad_rooms));
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("chat");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = h_tcase(s, "chat", h_setup);
     tcase_add_test(tc, chat_reaches_every_member_of_the_room_sender_included);
     tcase_add_test(tc, chat_from_a_random_named_user_uses_that_name);
     tcase_add_test(tc, chat_text_may_contain_a_slash_after_the_start);
     tcase_add_test(tc, messages_from_one_sender_arrive_in_order);
     tcase_add_test(tc, two_senders_interleaved_keep_their_own_order);
-    suite_add_tcase(s, tc);
     return s;
 }
 

@@ -5,29 +5,17 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include "harness.h"
+#include "fixture.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static h_harness *h;
-static h_peer *alice, *bob, *carol;
-
 static void setup(void)
 {
-    h = h_new();
+    h_setup();
     h_opt(h, CHAT_OPT_RATE, 0);
-    alice = h_join_as(h, "alice");
-    bob = h_join_as(h, "bob");
-    carol = h_join_as(h, "carol");
-    h_send(carol, "/join side\n");
-    h_clear_all(h);
-}
-
-static void teardown(void)
-{
-    h_free(h);
-    h = NULL;
+    h_join_abc(3);
+    h_carol_aside();
 }
 
 static void shutdown_now(void)
@@ -163,9 +151,7 @@ END_TEST
 static Suite *shutdown_suite(void)
 {
     Suite *s = suite_create("shutdown");
-    TCase *tc = tcase_create("shutdown");
-
-    tcase_add_checked_fixture(tc, setup, teardown);
+    TCase *tc = h_tcase(s, "shutdown", setup);
     tcase_add_test(tc, everyone_gets_the_shutdown_line_and_nothing_else);
     tcase_add_test(tc, shutdown_line_comes_after_pending_output);
     tcase_add_test(tc, slow_user_gets_the_shutdown_line_too);
@@ -175,7 +161,6 @@ static Suite *shutdown_suite(void)
     tcase_add_test(tc, user_already_quitting_gets_only_bye);
     tcase_add_test(tc, nameless_login_user_gets_the_shutdown_line);
     tcase_add_test(tc, broker_can_be_freed_with_peers_pending);
-    suite_add_tcase(s, tc);
     return s;
 }
 
