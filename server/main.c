@@ -20,7 +20,9 @@
 #include <event2/event.h>
 #include <libchat/chat.h>
 
+#include "fdlimit.h"
 #include "log.h"
+#include "netaddr.h"
 #include "options.h"
 #include "server.h"
 
@@ -34,17 +36,9 @@ static rlim_t raise_fd_limit(void)
 {
     struct rlimit rl;
 
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return 0;
-    if (rl.rlim_cur < rl.rlim_max) {
-        struct rlimit want = rl;
-        want.rlim_cur = rl.rlim_max;
-        if (setrlimit(RLIMIT_NOFILE, &want) == 0)
-            rl = want;
-        else
-            log_debug("cannot raise the fd limit to %llu: %s",
-                      (unsigned long long)rl.rlim_max, strerror(errno));
-    }
+    if (chatp_raise_fd_limit(&rl) != 0)
+        log_debug("cannot raise the fd limit to %llu: %s",
+                  (unsigned long long)rl.rlim_max, strerror(errno));
     return rl.rlim_cur == RLIM_INFINITY ? 0 : rl.rlim_cur;
 }
 
@@ -135,28 +129,16 @@ static int make_broker(const struct chatd_options *o, chat_broker **out)
     return 0;
 }
 
-/* Resolve --bind/--port into *ss. "[::1]" is accepted like "::1". */
+/* Resolve --bind/--port into *ss. */
 static int resolve_bind(const char *host, const char *port,
                         struct sockaddr_storage *ss, socklen_t *len)
 {
-    struct addrinfo hints, *res;
-    char buf[256];
-    size_t n = strlen(host);
-    int err;
+    struct addrinfo *res;
+    int err = chatp_resolve(host, port, 1, &res);
 
-    if (n >= 2 && n < sizeof buf && host[0] == '[' && host[n - 1] == ']') {
-        memcpy(buf, host + 1, n - 2);
-        buf[n - 2] = '\0';
-        host = buf;
-    }
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    err = getaddrinfo(host, port, &hints, &res);
     if (err != 0) {
         fprintf(stderr, "chatd: invalid value '%s' for --bind: %s\n", host,
-                gai_strerror(err));
+                chatp_resolve_strerror(err));
         return -1;
     }
     memcpy(ss, res->ai_addr, res->ai_addrlen);

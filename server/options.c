@@ -9,6 +9,9 @@
 
 #include <libchat/chat.h>
 
+#include "netaddr.h"
+#include "optflag.h"
+
 #ifndef CHATD_VERSION
 #define CHATD_VERSION "unknown"
 #endif
@@ -199,9 +202,7 @@ static int set_seconds(int c, const char *arg, int64_t *dst)
 
 static int set_port(const char *arg, struct chatd_options *opt)
 {
-    int64_t port;
-
-    if (parse_int(arg, 65535, &port) != 0) {
+    if (!chatp_port_valid(arg, 0)) {
         bad_value("--port", arg, "a port number from 0 to 65535");
         return -1;
     }
@@ -219,10 +220,10 @@ static int set_high_water(const char *arg, int64_t *dst)
 }
 
 /* Apply one parsed flag. Returns -1 after printing a message. */
-static int apply_flag(int c, const char *arg, struct chatd_options *opt)
+static int apply_flag(int c, char *arg, struct chatd_options *opt)
 {
     switch (c) {
-    case 'b': opt->bind = arg; return 0;
+    case 'b': opt->bind = chatp_host_unbracket(arg); return 0;
     case 'p': return set_port(arg, opt);
     case 'v': opt->verbose++; return 0;
     case OPT_LOGIN: opt->login = 1; return 0;
@@ -243,14 +244,12 @@ static int apply_flag(int c, const char *arg, struct chatd_options *opt)
 /* getopt reported a problem with the flag just before optind. */
 static void bad_flag(int c, char **argv)
 {
-    const char *what = argv[optind - 1];
+    char buf[3];
+    const char *what = chatp_flag_as_typed(argv, buf);
 
     if (c == ':')
         fprintf(stderr, "chatd: option '%s' needs a value (see chatd --help)\n",
                 what);
-    else if (optopt != 0 && optopt < 256 && what[0] == '-' && what[1] != '-')
-        fprintf(stderr, "chatd: unknown option '-%c' (see chatd --help)\n",
-                optopt);
     else
         fprintf(stderr, "chatd: unknown option '%s' (see chatd --help)\n",
                 what);

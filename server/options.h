@@ -13,7 +13,8 @@
 #define CHATD_UNSET (-1)
 
 struct chatd_options {
-    const char *bind;     /* address to listen on; default "127.0.0.1" */
+    const char *bind;     /* address to listen on, "[::1]" unbracketed;
+                             default "127.0.0.1" */
     const char *port;     /* validated decimal 0..65535; default "4242" */
     const char *room;     /* default room, or NULL for the broker's */
     int login;            /* --login */

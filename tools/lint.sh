@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Static analysis of lib/, server/, client/ and bench/ (not the tests):
+# Static analysis of lib/, common/, server/, client/ and bench/ (not the tests):
 #   clang-tidy with the checked-in .clang-tidy, and cppcheck.
 # Fails (exit 1) on any finding; prints each one as file:line: message.
 #
@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BUILD_DIR=${1:-build-lint}
-DIRS=(lib server client bench)
+DIRS=(lib common server client bench)
 JOBS=$(nproc 2>/dev/null || echo 2)
 
 log() { printf 'lint: %s\n' "$*" >&2; }
