@@ -217,13 +217,18 @@ void chatd_conn_pump(struct chatd_conn *c)
 {
     chat_close_reason r;
 
-    if (!c->peer || c->blocked)
+    if (!c->peer)
         return;
+    /* A cut (write timeout, slow, no memory) is looked at before the
+     * socket's room: the peer it cuts is typically one whose socket is
+     * full, and its write event may never fire. */
     r = chat_peer_close_reason(c->peer);
     if (r != CHAT_CLOSE_NONE && !chat_close_reason_flushes(r)) {
         close_conn(c, chat_close_reason_str(r));
         return;
     }
+    if (c->blocked)
+        return;
     if (write_pending(c) != 0) {
         char why[128];
         snprintf(why, sizeof why, "%s", strerror(errno));

@@ -44,7 +44,7 @@
 #define FULL_LOG_EVERY_MS 5000
 
 /*
- * The one protocol line chatd spells itself (PROTOCOL.md, connection cap):
+ * The one protocol line chatd spells itself (doc/protocol.md "Limits"):
  * when the process is out of file descriptors the broker never sees the
  * connection, so chatd answers it directly with the spare descriptor.
  */
@@ -188,7 +188,12 @@ static void pause_accepting(struct chatd_server *srv)
     if (!srv->listener)
         return;
     evconnlistener_disable(srv->listener);
-    evtimer_add(srv->resume_ev, &tv);
+    /* Without the timer that resumes it the listener would stay deaf for
+     * good: better to keep accepting (and perhaps spin) than that. */
+    if (evtimer_add(srv->resume_ev, &tv) != 0) {
+        log_warn("cannot arm the accept pause timer: accepting on");
+        evconnlistener_enable(srv->listener);
+    }
 }
 
 static void on_resume(evutil_socket_t fd, short what, void *arg)
@@ -299,7 +304,13 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         return;
     }
     struct timeval tv = ms_to_tv(srv->cfg.grace_ms);
-    evtimer_add(srv->grace_ev, &tv);
+    /* The grace timer is what bounds a shutdown stuck on clients that do
+     * not read: without it, stop now rather than maybe never. */
+    if (evtimer_add(srv->grace_ev, &tv) != 0) {
+        log_warn("cannot arm the shutdown grace timer: closing %zu "
+                 "connection(s) now", srv->nconns);
+        event_base_loopbreak(srv->base);
+    }
 }
 
 /* ---- setup --------------------------------------------------------------- */

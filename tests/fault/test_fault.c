@@ -522,6 +522,97 @@ CHAT_CASE(reply_hog)
 }
 END_TEST
 
+/* ---- cut peers give their socket back ------------------------------------ */
+
+/*
+ * A peer the broker cuts without flushing (write timeout, 4x the mark) is
+ * typically one whose socket is full, and a client that never reads again
+ * never makes it writable: chatd must close the socket anyway. With
+ * --max-clients 2 the witness is a newcomer: once the cut user has left,
+ * it is greeted, not told "Server is full, try again later".
+ */
+static void expect_slot_given_back(client *cut)
+{
+    client *n = connect_client();
+
+    CHECK(client_greet(n, NULL) == 0, "newcomer after the cut: '%s'",
+          n->line);
+    client_close(n);
+    /* Only now does the cut client read: what was sent, then EOF. */
+    CHECK(client_wait_eof(cut, DEFAULT_WAIT_MS) == 0,
+          "the cut connection was not closed");
+}
+
+/* s sends bursts of 16 lines of 301 bytes, each once the last one came
+ * back (so s itself never falls behind and has nothing dropped), until
+ * "{who} left main" arrives or the wait runs out. */
+static void flood_until_left(client *s, const char *who)
+{
+    enum { LINES = 16, LEN = 302 };
+    static char burst[LINES * LEN];
+    char left[128], mine[80];
+    long long until = now_ms() + 4LL * DEFAULT_WAIT_MS;
+    const char *line;
+
+    for (size_t i = 0; i < sizeof burst; i++)
+        burst[i] = i % LEN == LEN - 1 ? '\n' : 'x';
+    snprintf(left, sizeof left, "%s left main", who);
+    snprintf(mine, sizeof mine, "%s: ", s->name);
+    while (now_ms() < until) {
+        int back = 0;
+
+        CHECK(client_send_bytes(s, burst, sizeof burst) == 0, "send: %s",
+              strerror(errno));
+        while (back < LINES && (line = client_line(s, DEFAULT_WAIT_MS))) {
+            if (strcmp(line, left) == 0)
+                return;
+            back += strncmp(line, mine, strlen(mine)) == 0;
+        }
+        CHECK(back == LINES, "the flood stopped coming back: '%s'", s->line);
+    }
+    CHECK(0, "'%s' never came", left);
+}
+
+CHAT_CASE(write_timeout_frees_the_slot)
+{
+    const char *args[] = {"--high-water", "65536", "--rate", "0",
+                          "--write-timeout", "1", "--max-clients", "2",
+                          NULL};
+    client *stuck, *s;
+
+    start(args);
+    stuck = join_slow(); /* and never reads again until cut */
+    s = join();
+    flood_until_left(s, stuck->name);
+    expect_slot_given_back(stuck);
+    client_close(stuck);
+    client_close(s);
+}
+END_TEST
+
+CHAT_CASE(reply_hog_frees_the_slot)
+{
+    const char *args[] = {"--high-water", "4096", "--rate", "0",
+                          "--write-timeout", "600", "--max-clients", "2",
+                          NULL};
+    enum { HELPS = 4000 }; /* ~1.6 MiB of help text, 400 x the mark */
+    static char helps[HELPS * 6 + 1];
+    client *hog, *w;
+
+    start(args);
+    hog = join_slow();
+    w = join();
+    for (int i = 0; i < HELPS; i++)
+        memcpy(helps + i * 6, "/help\n", 6);
+    /* chatd may close the socket before it has read all of this. */
+    (void)client_send_bytes(hog, helps, sizeof helps - 1);
+    EXPECT(w, "%s left main", hog->name);
+    expect_slot_given_back(hog);
+    client_close(hog);
+    client_close(w);
+}
+END_TEST
+
 /* ---- shutdown ------------------------------------------------------------ */
 
 /*
