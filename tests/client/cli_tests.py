@@ -3,25 +3,28 @@
 
     cli_tests.py TEST CHAT_CLI CHATD
 
-pipe_*: chat-cli in a script (stdin a pipe or a file); pty_*: chat-cli in a
-pseudo-terminal, read through a small terminal emulator, as a person sees
-it. Exit 0 pass, 1 fail, 77 skip (meson's convention).
+test_pipe_*: chat-cli in a script (stdin a pipe or a file); test_pty_*:
+chat-cli in a pseudo-terminal, read through a small terminal emulator, as a
+person sees it. TEST is the name without test_; each test_ function is a
+meson test, named nowhere else (tests/e2e.py). Exit 0 pass, 1 fail, 77 skip
+(meson's convention).
 """
 import contextlib
 import os
 import re
 import select
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import termios
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from clitest import (WAIT, Chatd, Failure, Pty, check, main,  # noqa: E402
-                     run_piped)
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]  # clitest; e2e, in tests/
+from e2e import (WAIT, Failure, check, main, need_ipv6,  # noqa: E402
+                 refusing_port)
+from clitest import Chatd, Pty, run_piped  # noqa: E402
 
 SGR = re.compile(rb"\x1b\[[0-9;]*m")
 
@@ -45,7 +48,7 @@ def greeted_name(out):
 
 # ---- piped: scripts --------------------------------------------------------
 
-def pipe_join(cli, chatd):
+def test_pipe_join(cli, chatd):
     """The issue's example: printf '/join ops\\nhello\\n' | chat-cli."""
     d = Chatd(chatd)
     try:
@@ -67,7 +70,7 @@ def pipe_join(cli, chatd):
         d.stop()
 
 
-def pipe_name(cli, chatd):
+def test_pipe_name(cli, chatd):
     """--name in default mode: '/name NAME' after the greeting."""
     d = Chatd(chatd)
     try:
@@ -88,7 +91,7 @@ def pipe_name(cli, chatd):
         d.stop()
 
 
-def pipe_login(cli, chatd):
+def test_pipe_login(cli, chatd):
     """chatd --login: --name is sent as the first line, no timing guess."""
     d = Chatd(chatd, "--login")
     try:
@@ -126,7 +129,7 @@ def check_bulk(out, n):
     check(got == want, "%d of %d lines came back" % (len(got), n))
 
 
-def pipe_bulk(cli, chatd):
+def test_pipe_bulk(cli, chatd):
     """Many lines, from a pipe and from a regular file: none lost, in order."""
     n = 5000
     d = Chatd(chatd, "--rate", "0")
@@ -146,7 +149,7 @@ def pipe_bulk(cli, chatd):
         d.stop()
 
 
-def pipe_edges(cli, chatd):
+def test_pipe_edges(cli, chatd):
     """No final newline, CRLF, empty input, /dev/null, /quit mid-script."""
     d = Chatd(chatd)
     try:
@@ -202,7 +205,7 @@ class Running:
         return self.p.returncode, self.out.decode(), err.decode()
 
 
-def pipe_server_gone(cli, chatd):
+def test_pipe_server_gone(cli, chatd):
     """The server shuts down: its last line, why on stderr, exit 1."""
     d = Chatd(chatd)
     try:
@@ -218,12 +221,9 @@ def pipe_server_gone(cli, chatd):
         d.stop()
 
 
-def pipe_errors(cli, chatd):
+def test_pipe_errors(cli, chatd):
     """Refused, unknown host, bad flags: one clear line, non-zero exit."""
-    # A bound socket that does not listen refuses connections.
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
+    s, port = refusing_port()
     try:
         rc, out, err = run_piped(cli, ["-p", str(port)], b"hi\n")
         check(rc == 1 and out == "", "refused: exit %d, out %r" % (rc, out))
@@ -245,7 +245,7 @@ def pipe_errors(cli, chatd):
     check(rc == 0 and out.startswith("chat-cli "), "--version: %d" % rc)
 
 
-def pipe_reconnect(cli, chatd):
+def test_pipe_reconnect(cli, chatd):
     """--reconnect: the server restarts; name and room come back."""
     a = Chatd(chatd)
     port = a.port
@@ -276,15 +276,9 @@ def pipe_reconnect(cli, chatd):
             b.stop()
 
 
-def pipe_ipv6(cli, chatd):
+def test_pipe_ipv6(cli, chatd):
     """-h ::1 against chatd -b ::1."""
-    try:
-        s = socket.socket(socket.AF_INET6)
-        s.bind(("::1", 0))
-        s.close()
-    except OSError:
-        print("skip: no IPv6 loopback")
-        sys.exit(77)
+    need_ipv6()
     d = Chatd(chatd, addr="::1")
     try:
         for host in ("::1", "[::1]"):
@@ -345,7 +339,7 @@ def alice_and_bob(cli, chatd):
         d.stop()
 
 
-def pty_typing(cli, chatd):
+def test_pty_typing(cli, chatd):
     """A message arriving mid-typing prints above; the typed text stays."""
     with alice_and_bob(cli, chatd) as (_, t, bob):
         t.type("hello wor")
@@ -373,7 +367,7 @@ def pty_typing(cli, chatd):
               "other's name not coloured")
 
 
-def pty_long_line(cli, chatd):
+def test_pty_long_line(cli, chatd):
     """Typed text that wraps over two rows also survives a message."""
     d = Chatd(chatd)
     t = None
@@ -396,7 +390,7 @@ def pty_long_line(cli, chatd):
         d.stop()
 
 
-def pty_no_color(cli, chatd):
+def test_pty_no_color(cli, chatd):
     """NO_COLOR: no colour codes at all."""
     d = Chatd(chatd)
     t = None
@@ -426,19 +420,19 @@ def leave_by(cli, chatd, keys):
         check_line_ended(t, rc)
 
 
-def pty_ctrl_d(cli, chatd):
+def test_pty_ctrl_d(cli, chatd):
     leave_by(cli, chatd, "\x04")
 
 
-def pty_ctrl_c(cli, chatd):
+def test_pty_ctrl_c(cli, chatd):
     leave_by(cli, chatd, "half typed\x03")
 
 
-def pty_quit(cli, chatd):
+def test_pty_quit(cli, chatd):
     leave_by(cli, chatd, "/quit\r")
 
 
-def pty_history(cli, chatd):
+def test_pty_history(cli, chatd):
     """Up arrow brings back the last line."""
     d = Chatd(chatd)
     t = None
@@ -457,7 +451,7 @@ def pty_history(cli, chatd):
         d.stop()
 
 
-def pty_suspend(cli, chatd):
+def test_pty_suspend(cli, chatd):
     """Ctrl-Z gives the shell a cooked terminal; on resume the typed text
     and readline's own modes come back."""
     d = Chatd(chatd)
@@ -488,7 +482,7 @@ def pty_suspend(cli, chatd):
         d.stop()
 
 
-def pty_server_gone(cli, chatd):
+def test_pty_server_gone(cli, chatd):
     """The server goes: the terminal says why and chat-cli exits 1."""
     d = Chatd(chatd)
     t = None
@@ -506,7 +500,7 @@ def pty_server_gone(cli, chatd):
         d.stop()
 
 
-def pty_server_gone_after_enter(cli, chatd):
+def test_pty_server_gone_after_enter(cli, chatd):
     """Issue 9, defect 7: the user has pressed Enter, server lines have
     redrawn the prompt since, then the server goes. chat-cli must end the
     "(offline) alice@main>" line, so that the shell's next output starts on
@@ -525,7 +519,7 @@ def pty_server_gone_after_enter(cli, chatd):
               "not the offline prompt:\n" + t.screen.text())
 
 
-def pty_reconnect(cli, chatd):
+def test_pty_reconnect(cli, chatd):
     """At the prompt: the server restarts; name, room and prompt come back,
     and the help text is not shown twice."""
     a = Chatd(chatd)
@@ -562,13 +556,6 @@ def pty_reconnect(cli, chatd):
             b.stop()
 
 
-TESTS = {f.__name__: f for f in (
-    pipe_join, pipe_name, pipe_login, pipe_bulk, pipe_edges, pipe_server_gone,
-    pipe_errors, pipe_reconnect, pipe_ipv6,
-    pty_typing, pty_long_line, pty_no_color, pty_ctrl_d, pty_ctrl_c, pty_quit,
-    pty_history, pty_suspend, pty_server_gone, pty_server_gone_after_enter,
-    pty_reconnect)}
-
 if __name__ == "__main__":
     signal.alarm(int(WAIT * 6))  # a hung test dies instead of stalling CI
-    main(TESTS)
+    main(globals())

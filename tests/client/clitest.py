@@ -1,9 +1,7 @@
-"""Helpers for chat-cli's end-to-end tests: a chatd on a free loopback port,
-a raw line client to watch or talk, chat-cli run piped or in a pseudo-
-terminal, and a small terminal screen to read what a person would see.
-
-Standard library only. Every wait has a deadline; nothing depends on how
-fast the machine is, only on things eventually happening.
+"""Helpers for chat-cli's end-to-end tests, on top of tests/e2e.py (chatd,
+deadlines, failures, the runner): a raw line client to watch or talk,
+chat-cli run piped or in a pseudo-terminal, and a small terminal screen to
+read what a person would see. Standard library only.
 """
 import errno
 import fcntl
@@ -15,71 +13,22 @@ import signal
 import socket
 import struct
 import subprocess
-import sys
 import termios
 import time
 
-
-def chatd_wrapper():
-    """$CHATD_WRAPPER split on spaces: words put before chatd's command line
-    (meson test --setup valgrind sets it to a valgrind command)."""
-    return os.environ.get("CHATD_WRAPPER", "").split()
+import e2e
+from e2e import WAIT, Failure
 
 
-def slowdown():
-    """How many times slower chatd may be than a plain build:
-    $CHATD_SLOWDOWN, else 4 under a wrapper, else 1 (as the C harness)."""
-    try:
-        n = int(os.environ.get("CHATD_SLOWDOWN", "0"))
-    except ValueError:
-        n = 0
-    return n if n > 0 else 4 if chatd_wrapper() else 1
+class Chatd(e2e.Chatd):
+    """e2e.Chatd that also hands out Peers, closed by stop() (so chatd need
+    not wait for them to hang up)."""
 
-
-# Seconds any single expected event may take, however slow.
-WAIT = 10.0 * slowdown()
-
-
-class Failure(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Failure(msg)
-
-
-class Chatd:
-    """chatd on 127.0.0.1 (or addr) port 0, the real port read from its log,
-    run under $CHATD_WRAPPER if set. stop() fails the test unless chatd
-    exits 0 on SIGTERM (under valgrind: no memory error, no leak)."""
-
-    def __init__(self, chatd, *args, addr="127.0.0.1", port=0):
-        self.cmd = chatd_wrapper() + [chatd, "-b", addr, "-p", str(port)] + \
-            list(args)
-        self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
-        self.log = b""
+    def __init__(self, chatd, *args, **kw):
+        super().__init__(chatd, *args, **kw)
         self.peers = []
-        self.stopped = False
-        deadline = time.monotonic() + WAIT
-        while True:
-            m = re.search(rb"listening on (\S+):(\d+)", self.log)
-            if m:
-                self.port = int(m.group(2))
-                break
-            left = deadline - time.monotonic()
-            r, _, _ = select.select([self.proc.stderr], [], [], max(left, 0))
-            chunk = os.read(self.proc.stderr.fileno(), 4096) if r else b""
-            if not chunk:
-                self.stop()
-                raise Failure("chatd did not start: %r" % self.log)
-            self.log += chunk
 
     def peer(self, **kw):
-        """A Peer on this server, closed by stop() (so chatd need not wait
-        for it to hang up)."""
         p = Peer(self.port, **kw)
         self.peers.append(p)
         return p
@@ -88,27 +37,7 @@ class Chatd:
         for p in self.peers:
             p.close()
         self.peers = []
-        if self.stopped:
-            return
-        self.stopped = True
-        if self.proc.poll() is not None:
-            err = self.proc.communicate()[1]
-            raise Failure("chatd exited by itself, status %d: %s" % (
-                self.proc.returncode,
-                (self.log + err).decode("utf-8", "replace")))
-        self.proc.send_signal(sig)
-        try:
-            # Reading stderr to its end: a full pipe must not block chatd.
-            err = self.proc.communicate(timeout=WAIT)[1]
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            err = self.proc.communicate()[1]
-            raise Failure("chatd did not exit on signal %d: %r" % (
-                sig, self.log + err))
-        rc = self.proc.returncode
-        check(rc == 0 or sig not in (signal.SIGTERM, signal.SIGINT),
-              "chatd exited %d on signal %d (99: valgrind found errors): %s"
-              % (rc, sig, (self.log + err).decode("utf-8", "replace")))
+        super().stop(sig)
 
 
 class Peer:
@@ -368,19 +297,3 @@ class Pty:
             except (ProcessLookupError, ChildProcessError):
                 pass
         os.close(self.fd)
-
-
-def main(tests):
-    """argv: TEST CHAT_CLI CHATD. Runs one test; exit 0 pass, 1 fail."""
-    if len(sys.argv) != 4 or sys.argv[1] not in tests:
-        sys.exit("usage: %s {%s} CHAT_CLI CHATD" % (sys.argv[0], "|".join(tests)))
-    name, cli, chatd = sys.argv[1:]
-    try:
-        tests[name](os.path.abspath(cli), os.path.abspath(chatd))
-    except Failure as e:
-        # A failed chatd_stop() in a finally block may hide the first one.
-        if isinstance(e.__context__, Failure):
-            print("FAIL %s: %s" % (name, e.__context__))
-        print("FAIL %s: %s" % (name, e))
-        sys.exit(1)
-    print("ok %s" % name)
