@@ -1,12 +1,12 @@
 /* chat-cli: the command line. */
 #define _POSIX_C_SOURCE 200809L
 
-#include <errno.h>
 #include <getopt.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "netaddr.h"
+#include "optflag.h"
 
 #ifndef CHAT_CLI_VERSION
 #define CHAT_CLI_VERSION "unknown"
@@ -36,31 +36,6 @@ static int usage_error(FILE *err, const char *what, const char *arg)
     return CLI_ARGS_USAGE;
 }
 
-/* A port is 1..65535 in decimal; 0 means "any" only to a server. */
-static int valid_port(const char *s)
-{
-    char *end;
-    long v;
-
-    if (*s < '0' || *s > '9')
-        return 0;
-    errno = 0;
-    v = strtol(s, &end, 10);
-    return errno == 0 && *end == '\0' && v >= 1 && v <= 65535;
-}
-
-/* Accept "[::1]" as well as "::1", as URLs write IPv6 addresses. */
-static const char *strip_brackets(char *host)
-{
-    size_t n = strlen(host);
-
-    if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
-        host[n - 1] = '\0';
-        return host + 1;
-    }
-    return host;
-}
-
 static const struct option long_opts[] = {
     {"host", required_argument, NULL, 'h'},
     {"port", required_argument, NULL, 'p'},
@@ -74,11 +49,9 @@ static const struct option long_opts[] = {
 /* Our own messages instead of getopt's, so a bad flag is one clear line. */
 static int bad_option(FILE *err, int ch, char **argv)
 {
-    const char *arg = argv[optind - 1];
-    char shortopt[3] = {'-', (char)optopt, '\0'};
+    char buf[3];
+    const char *arg = chatp_flag_as_typed(argv, buf);
 
-    if (optopt && strncmp(arg, "--", 2) != 0)
-        arg = shortopt;
     if (ch == ':')
         return usage_error(err, "missing value for", arg);
     return usage_error(err, "unknown option", arg);
@@ -98,17 +71,18 @@ enum cli_args_result cli_parse_args(struct cli_opts *o, int argc, char **argv,
     while ((ch = getopt_long(argc, argv, ":h:p:n:rV", long_opts, NULL)) != -1) {
         switch (ch) {
         case 'h':
-            o->host = strip_brackets(optarg);
+            o->host = chatp_host_unbracket(optarg);
             if (*o->host == '\0')
                 return usage_error(err, "empty host", optarg);
             break;
         case 'p':
-            if (!valid_port(optarg))
+            /* 0 means "any" only to a server. */
+            if (!chatp_port_valid(optarg, 1))
                 return usage_error(err, "port must be 1-65535, not", optarg);
             o->port = optarg;
             break;
         case 'n':
-            if (!cli_valid_name(optarg, strlen(optarg)))
+            if (!chat_name_valid(optarg, strlen(optarg)))
                 return usage_error(err,
                     "name must be 2-24 letters, digits, _ or -, not", optarg);
             o->name = optarg;

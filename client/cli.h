@@ -49,9 +49,6 @@ enum cli_kind {
     CLI_KIND_ERROR,   /* a reply saying a command or line was refused */
 };
 
-/* 1 if s[0..len) is a valid user or room name (doc/protocol.md). */
-int cli_valid_name(const char *s, size_t len);
-
 /*
  * Classify line (len bytes, no terminator); me is my current name (may be
  * "" when unknown). If prefix_len is not NULL it receives how many leading

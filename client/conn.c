@@ -25,6 +25,7 @@
 #include <event2/util.h>
 
 #include "cli.h"
+#include "netaddr.h"
 
 #define CONNECT_TIMEOUT_MS 10000 /* an address that never answers */
 #define QUIET_MS 1000            /* after half-close: silence that ends the drain */
@@ -190,25 +191,19 @@ static void connect_failed(struct cli *c, const char *msg)
 
 static int resolve(struct cli *c)
 {
-    struct addrinfo hints;
     char msg[512];
     int rc;
 
     if (c->ai_list)
         freeaddrinfo(c->ai_list);
     c->ai_list = c->ai_next = NULL;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV;
-    rc = getaddrinfo(c->opt.host, c->opt.port, &hints, &c->ai_list);
+    rc = chatp_resolve(c->opt.host, c->opt.port, 0, &c->ai_list);
     if (rc == 0) {
         c->ai_next = c->ai_list;
         return 0;
     }
-    c->ai_list = NULL;
     snprintf(msg, sizeof msg, "cannot resolve host %s: %s", c->opt.host,
-             rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+             chatp_resolve_strerror(rc));
     connect_failed(c, msg);
     return -1;
 }

@@ -11,20 +11,12 @@
 
 #include "cli.h"
 
+/* A character of a name, by chat_name_valid()'s rule: finding where a name
+ * ends inside a line needs the rule one character at a time. */
 static int name_char(char ch)
 {
     return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
            (ch >= '0' && ch <= '9') || ch == '_' || ch == '-';
-}
-
-int cli_valid_name(const char *s, size_t len)
-{
-    if (len < CHAT_NAME_MIN || len > CHAT_NAME_MAX)
-        return 0;
-    for (size_t i = 0; i < len; i++)
-        if (!name_char(s[i]))
-            return 0;
-    return 1;
 }
 
 /* Length of the run of name characters at the start of s. */
@@ -165,7 +157,7 @@ static unsigned track_rename(struct cli_session *s, const char *line,
 
     if (n + m >= len || memcmp(line + n, mid, m) != 0 ||
         !same_name(line, n, s->name) ||
-        !cli_valid_name(line + n + m, len - n - m))
+        !chat_name_valid(line + n + m, len - n - m))
         return 0;
     return set_field(s->name, line + n + m, len - n - m, CLI_TRACK_NAME);
 }
@@ -176,10 +168,10 @@ unsigned cli_track(struct cli_session *s, const char *line, size_t len)
     size_t a = strlen(you_are), j = strlen(joined);
 
     if (starts_with(line, len, you_are) &&
-        cli_valid_name(line + a, len - a))
+        chat_name_valid(line + a, len - a))
         return CLI_TRACK_HELLO |
                set_field(s->name, line + a, len - a, CLI_TRACK_NAME);
-    if (starts_with(line, len, joined) && cli_valid_name(line + j, len - j))
+    if (starts_with(line, len, joined) && chat_name_valid(line + j, len - j))
         return set_field(s->room, line + j, len - j, CLI_TRACK_ROOM);
     return track_rename(s, line, len);
 }

@@ -39,13 +39,17 @@ int chatp_resolve(const char *host, const char *port, int passive,
                   struct addrinfo **res)
 {
     struct addrinfo hints;
+    int err;
 
     memset(&hints, 0, sizeof hints);
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     /* The port was checked as a number: never look it up as a service. */
     hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
-    return getaddrinfo(host, port, &hints, res);
+    err = getaddrinfo(host, port, &hints, res);
+    if (err != 0)
+        *res = NULL; /* POSIX leaves it unspecified; callers may free it */
+    return err;
 }
 
 const char *chatp_resolve_strerror(int err)

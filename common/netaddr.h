@@ -29,7 +29,7 @@ char *chatp_host_unbracket(char *host);
  * getaddrinfo() for a TCP host and numeric port, any address family;
  * passive for an address to listen on. Returns 0 with *res set (the
  * caller frees it with freeaddrinfo), or getaddrinfo's error code with
- * *res untouched: chatp_resolve_strerror() says it in words.
+ * *res NULL: chatp_resolve_strerror() says it in words.
  */
 int chatp_resolve(const char *host, const char *port, int passive,
                   struct addrinfo **res);

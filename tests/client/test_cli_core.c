@@ -79,18 +79,6 @@ START_TEST(test_classify_no_name_len)
 }
 END_TEST
 
-START_TEST(test_valid_name)
-{
-    ck_assert(cli_valid_name("ab", 2));
-    ck_assert(cli_valid_name("Zen_Mammoth-2", 13));
-    ck_assert(cli_valid_name("abcdefghijklmnopqrstuvwx", 24));
-    ck_assert(!cli_valid_name("abcdefghijklmnopqrstuvwxy", 25));
-    ck_assert(!cli_valid_name("a", 1));
-    ck_assert(!cli_valid_name("a b", 3));
-    ck_assert(!cli_valid_name("caf\xc3\xa9", 5));
-}
-END_TEST
-
 static unsigned track(struct cli_session *s, const char *line)
 {
     return cli_track(s, line, strlen(line));
@@ -242,6 +230,24 @@ START_TEST(test_args_all)
 }
 END_TEST
 
+/* --name takes what the server would: libchat's chat_name_valid(). */
+START_TEST(test_args_names)
+{
+    static const char *const good[][3] = {
+        {"--name", "ab", NULL},
+        {"--name", "Zen_Mammoth-2", NULL},
+        {"--name", "abcdefghijklmnopqrstuvwx", NULL},
+    };
+    struct parsed p;
+
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        parse(&p, good[i]);
+        ck_assert_int_eq(p.rc, CLI_ARGS_RUN);
+        ck_assert_str_eq(p.o.name, good[i][1]);
+    }
+}
+END_TEST
+
 static const char *const bad_args[][3] = {
     {"--bogus", NULL, NULL},
     {"-x", NULL, NULL},
@@ -252,6 +258,8 @@ static const char *const bad_args[][3] = {
     {"-p", "-1", NULL},
     {"--name", "a", NULL},
     {"--name", "has space", NULL},
+    {"--name", "abcdefghijklmnopqrstuvwxy", NULL},
+    {"--name", "caf\xc3\xa9", NULL},
     {"-h", "", NULL},
     {"stray", NULL, NULL},
     {"--help=yes", NULL, NULL},
@@ -270,6 +278,27 @@ START_TEST(test_args_bad)
     ck_assert_ptr_nonnull(nl);
     ck_assert_str_eq(nl + 1, "");
     ck_assert_str_eq(p.out, "");
+}
+END_TEST
+
+/* The message names the flag as typed, even inside a group of flags. */
+static const char *const culprits[][3] = {
+    {"-rx", NULL, "chat-cli: unknown option '-x' (try chat-cli --help)\n"},
+    {"-xr", NULL, "chat-cli: unknown option '-x' (try chat-cli --help)\n"},
+    {"-rp", NULL, "chat-cli: missing value for '-p' (try chat-cli --help)\n"},
+    {"--port", NULL,
+     "chat-cli: missing value for '--port' (try chat-cli --help)\n"},
+    {"--bogus", NULL, "chat-cli: unknown option '--bogus' (try chat-cli "
+                      "--help)\n"},
+};
+
+START_TEST(test_args_culprit)
+{
+    struct parsed p;
+
+    parse(&p, culprits[_i]);
+    ck_assert_int_eq(p.rc, CLI_ARGS_USAGE);
+    ck_assert_str_eq(p.err, culprits[_i][2]);
 }
 END_TEST
 
@@ -298,7 +327,6 @@ static Suite *cli_suite(void)
     tcase_add_loop_test(lines, test_classify, 0,
                         (int)(sizeof kinds / sizeof *kinds));
     tcase_add_test(lines, test_classify_no_name_len);
-    tcase_add_test(lines, test_valid_name);
     tcase_add_test(lines, test_track);
     tcase_add_test(lines, test_is_quit);
     tcase_add_test(lines, test_line_is);
@@ -306,8 +334,11 @@ static Suite *cli_suite(void)
     tcase_add_test(backoff, test_backoff_jitter_spreads);
     tcase_add_test(args, test_args_defaults);
     tcase_add_test(args, test_args_all);
+    tcase_add_test(args, test_args_names);
     tcase_add_loop_test(args, test_args_bad, 0,
                         (int)(sizeof bad_args / sizeof *bad_args));
+    tcase_add_loop_test(args, test_args_culprit, 0,
+                        (int)(sizeof culprits / sizeof *culprits));
     tcase_add_test(args, test_args_help_version);
     suite_add_tcase(s, lines);
     suite_add_tcase(s, backoff);
