@@ -12,85 +12,16 @@ import json
 import os
 import re
 import resource
-import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from e2e import (WAIT, Chatd, Failure, check, main, need_ipv6,  # noqa: E402
+                 refusing_port, slowdown)
 
-def chatd_wrapper():
-    return os.environ.get("CHATD_WRAPPER", "").split()
-
-
-def slowdown():
-    """How many times slower chatd may be: $CHATD_SLOWDOWN, else 4 under a
-    wrapper (valgrind), else 1."""
-    try:
-        n = int(os.environ.get("CHATD_SLOWDOWN", "0"))
-    except ValueError:
-        n = 0
-    return n if n > 0 else 4 if chatd_wrapper() else 1
-
-
-WAIT = 10.0 * slowdown()  # seconds any one expected event may take
 DRAIN = str(5 * slowdown())  # chat-bench --drain-timeout
-
-
-class Failure(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Failure(msg)
-
-
-class Chatd:
-    """chatd on 127.0.0.1 port 0; the port is read from its log."""
-
-    def __init__(self, chatd, *args, addr="127.0.0.1"):
-        self.log = tempfile.TemporaryFile()
-        cmd = chatd_wrapper() + [chatd, "-b", addr, "-p", "0"] + list(args)
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
-                                     stdout=self.log, stderr=self.log)
-        self.stopped = False
-        deadline = time.monotonic() + WAIT
-        while True:
-            m = re.search(rb"listening on \S+:(\d+)", self.text())
-            if m:
-                self.port = int(m.group(1))
-                return
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.kill()
-                raise Failure("chatd did not start: %r" % self.text())
-            time.sleep(0.02)
-
-    def text(self):
-        self.log.seek(0)
-        return self.log.read()
-
-    def kill(self):
-        self.stopped = True
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-    def stop(self):
-        """SIGTERM; chatd must exit 0 (under valgrind: no error, no leak)."""
-        if self.stopped:
-            return
-        self.stopped = True
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = self.proc.wait(WAIT)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise Failure("chatd did not exit on SIGTERM: %r" % self.text())
-        check(rc == 0, "chatd exited %d on SIGTERM (99: valgrind found "
-              "errors): %s" % (rc, self.text().decode("utf-8", "replace")))
 
 
 def run(bench, *args, timeout=None, **kw):
@@ -172,6 +103,7 @@ def test_rooms_rate(bench, chatd):
 
 def test_ipv6(bench, chatd):
     """chatd on ::1, chat-bench -h [::1]."""
+    need_ipv6()
     d = Chatd(chatd, "--rate", "0", addr="::1")
     try:
         rc, out, err = run(bench, "-h", "[::1]", "-p", d.port, "--clients", 6,
@@ -309,18 +241,13 @@ def test_bad_args(bench, chatd):
           "--version: %d %r %r" % (rc, out, err))
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def test_refused(bench, chatd):
     """Nobody listening: one clear line, status 1."""
-    port = free_port()
-    rc, out, err = run(bench, "-p", port, "--clients", 5)
+    s, port = refusing_port()
+    try:
+        rc, out, err = run(bench, "-p", port, "--clients", 5)
+    finally:
+        s.close()
     line = one_error_line(rc, out, err)
     check(line == "chat-bench: cannot connect to 127.0.0.1 port %d: "
           "Connection refused" % port, line)
@@ -386,19 +313,5 @@ def test_server_gone(bench, chatd):
         d.kill()
 
 
-TESTS = {name[5:]: fn for name, fn in globals().items()
-         if name.startswith("test_")}
-
-
-def main():
-    name, bench, chatd = sys.argv[1:4]
-    try:
-        TESTS[name](os.path.abspath(bench), os.path.abspath(chatd))
-    except (Failure, subprocess.TimeoutExpired) as e:
-        print("FAIL %s: %s" % (name, e))
-        sys.exit(1)
-    print("ok %s" % name)
-
-
 if __name__ == "__main__":
-    main()
+    main(globals())
