@@ -11,6 +11,7 @@
 #include <event2/event.h>
 
 #include "cli.h"
+#include "sigpipe.h"
 
 static const int leave_signals[] = {SIGINT, SIGTERM, SIGHUP};
 #define MAX_SIGNALS 5 /* the above, and SIGWINCH and SIGTSTP in a terminal */
@@ -94,7 +95,6 @@ static int run(struct cli *c)
 int main(int argc, char **argv)
 {
     struct cli c;
-    struct sigaction sa;
 
     memset(&c, 0, sizeof c);
     switch (cli_parse_args(&c.opt, argc, argv, stdout, stderr)) {
@@ -106,9 +106,7 @@ int main(int argc, char **argv)
         break;
     }
     /* A write to a socket the server closed must be an error, not death. */
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, NULL);
+    chatp_ignore_sigpipe();
     c.interactive = isatty(STDIN_FILENO);
     c.tty_out = isatty(STDOUT_FILENO);
     c.color = want_color(&c);

@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -25,6 +24,7 @@
 #include "netaddr.h"
 #include "options.h"
 #include "server.h"
+#include "sigpipe.h"
 
 /* Descriptors kept free of clients: stdio, listener, the event loop's
  * own (epoll, signal pipe), the spare for EMFILE, and some slack. */
@@ -147,17 +147,6 @@ static int resolve_bind(const char *host, const char *port,
     return 0;
 }
 
-static void ignore_sigpipe(void)
-{
-    struct sigaction sa;
-
-    /* A client gone mid-write must be an EPIPE, not the end of chatd. */
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = SIG_IGN;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGPIPE, &sa, NULL);
-}
-
 static struct chatd_server_config server_config(const struct chatd_options *o)
 {
     struct chatd_server_config cfg;
@@ -213,7 +202,7 @@ int main(int argc, char **argv)
         break;
     }
     chatd_log_init(opt.verbose);
-    ignore_sigpipe();
+    chatp_ignore_sigpipe(); /* a client gone mid-write: EPIPE, not death */
     status = serve(&opt);
     libevent_global_shutdown(); /* leaves valgrind nothing to report */
     return status;

@@ -1,6 +1,6 @@
 /*
  * common/, the programs' internal library: port numbers, "[host]",
- * resolving, the fd limit and naming a refused flag. The programs' own
+ * resolving, the fd limit, naming a refused flag and SIGPIPE. The programs' own
  * tests cover the messages built on these; here are the edges.
  */
 #define _GNU_SOURCE /* getopt_long */
@@ -11,11 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "fdlimit.h"
 #include "netaddr.h"
 #include "optflag.h"
+#include "sigpipe.h"
 
 /* ---- ports ------------------------------------------------------------- */
 
@@ -91,6 +94,22 @@ START_TEST(test_fd_limit)
 }
 END_TEST
 
+/* ---- SIGPIPE ----------------------------------------------------------- */
+
+START_TEST(test_sigpipe)
+{
+    int sv[2];
+
+    ck_assert_int_eq(chatp_ignore_sigpipe(), 0);
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    close(sv[1]);
+    /* Check forks each test: a SIGPIPE here would show as an error. */
+    ck_assert_int_eq(write(sv[0], "x", 1), -1);
+    ck_assert_int_eq(errno, EPIPE);
+    close(sv[0]);
+}
+END_TEST
+
 /* ---- refused flags ----------------------------------------------------- */
 
 static const struct option long_opts[] = {
@@ -139,6 +158,7 @@ static Suite *common_suite(void)
     TCase *net = tcase_create("netaddr");
     TCase *fd = tcase_create("fdlimit");
     TCase *opt = tcase_create("optflag");
+    TCase *sig = tcase_create("sigpipe");
 
     tcase_add_loop_test(net, test_port, 0, (int)(sizeof ports / sizeof *ports));
     tcase_add_loop_test(net, test_unbracket, 0,
@@ -149,7 +169,9 @@ static Suite *common_suite(void)
                         (int)(sizeof refused / sizeof *refused));
     suite_add_tcase(s, net);
     suite_add_tcase(s, fd);
+    tcase_add_test(sig, test_sigpipe);
     suite_add_tcase(s, opt);
+    suite_add_tcase(s, sig);
     return s;
 }
 
