@@ -18,53 +18,15 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
 
 /* ---- helpers ------------------------------------------------------------- */
-
-static client *join_slow(void)
-{
-    client *c = client_connect_small(srv.port, 4096);
-
-    CHECK(c != NULL, "connect: %s", strerror(errno));
-    CHECK(client_greet(c, NULL) == 0, "%s", c->line);
-    return c;
-}
-
-static void send_line(client *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void send_line(client *c, const char *fmt, ...)
-{
-    char buf[1024];
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
-    va_end(ap);
-    CHECK(n >= 0 && (size_t)n < sizeof buf - 1, "line too long");
-    buf[n++] = '\n';
-    CHECK(client_send_bytes(c, buf, (size_t)n) == 0, "send: %s",
-          strerror(errno));
-}
-
-/* Read lines until one equals want; other lines are skipped. */
-static void skip_to(client *c, const char *want)
-{
-    const char *line;
-
-    while (strcmp(line = client_next(c), want) != 0)
-        CHECK(line[0] != '<', "waiting for '%s': %s", want, line);
-}
 
 /*
  * Send cmd until its reply (the first line starting with prefix) equals
@@ -91,7 +53,6 @@ static void until_reply(client *c, const char *cmd, const char *prefix,
     }
 }
 
-/* "Server is very busy and dropped {n} messages, sorry!" -> n, else -1. */
 /*
  * Whether to assert on chatd's resident memory. Not under a wrapper or a
  * sanitizer (meson sets $CHATD_SANITIZED): valgrind's own memory is in
@@ -206,6 +167,21 @@ static int flood_step(struct flood *f, long count)
     return f->got != got || (p[0].revents & POLLOUT);
 }
 
+/* Start chatd with args; join a user who will never read (returned), then
+ * f's reader and sender, f set for a flood from one to the other. */
+static client *start_flood_room(const char *const *args, struct flood *f)
+{
+    client *slow;
+
+    start(args);
+    slow = join_slow();
+    memset(f, 0, sizeof *f);
+    f->r = join();
+    f->s = join();
+    EXPECT(f->r, "%s joined main", f->s->name);
+    return slow;
+}
+
 /* Run the flood until the reader has count lines; fails only if nothing
  * moves for a whole DEFAULT_WAIT_MS (never on how long it takes). */
 static void flood_until(struct flood *f, long count)
@@ -234,9 +210,7 @@ CHAT_CASE(reset_mid_line)
     char bname[64];
 
     start(NULL);
-    a = join();
-    b = join();
-    EXPECT(a, "%s joined main", b->name);
+    join_two(&a, &b);
     snprintf(bname, sizeof bname, "%s", b->name);
     CHECK(client_send(b, "half a li") == 0, "send: %s", strerror(errno));
     /* Let chatd read the half line before the reset (the story holds
@@ -451,14 +425,9 @@ CHAT_CASE(non_reader_memory)
     client *slow, *r, *s;
     long base, peak = 0, dropped;
 
-    start(args);
-    slow = join_slow();
-    r = join();
-    s = join();
-    EXPECT(r, "%s joined main", s->name);
-    memset(&f, 0, sizeof f);
-    f.s = s;
-    f.r = r;
+    slow = start_flood_room(args, &f);
+    r = f.r;
+    s = f.s;
     /* Warm up: the non-reader's backlog reaches its mark, buffers and
      * the allocator settle; only growth after that counts. */
     flood_until(&f, 2000);
@@ -480,9 +449,7 @@ CHAT_CASE(non_reader_memory)
      * write timeout is long): it gets lines and counted drops. */
     dropped = drain_slow(slow, s->name, f.got + 2 /* r, s joined */);
     CHECK(dropped > 0, "the non-reader never fell behind");
-    send_line(slow, "caught up");
-    EXPECT(slow, "%s: caught up", slow->name);
-    EXPECT(r, "%s: caught up", slow->name);
+    say_heard(slow, "caught up", r);
     client_close(slow);
     client_close(r);
     client_close(s);
@@ -629,14 +596,9 @@ CHAT_CASE(sigterm_mid_flood)
     client *slow, *r, *s;
     long long idle_since;
 
-    start(args);
-    slow = join_slow();
-    r = join();
-    s = join();
-    EXPECT(r, "%s joined main", s->name);
-    memset(&f, 0, sizeof f);
-    f.s = s;
-    f.r = r;
+    slow = start_flood_room(args, &f);
+    r = f.r;
+    s = f.s;
     flood_until(&f, 5000);
 
     f.shutdown = 1;
@@ -649,9 +611,7 @@ CHAT_CASE(sigterm_mid_flood)
               "no shutdown: %ld sent, %ld read", f.sent, f.got);
     }
     CHECK(f.bye, "the reader's last line was not 'Server shutting down...'");
-    CHECK(chatd_wait(&srv, 10000) == 0, "chatd did not exit");
-    CHECK(WIFEXITED(srv.status) && WEXITSTATUS(srv.status) == 0,
-          "chatd exit status %d, want 0", srv.status);
+    expect_exit_0();
     CHECK(client_wait_eof(slow, DEFAULT_WAIT_MS) == 0,
           "the non-reader's connection did not end");
     CHECK(client_wait_eof(s, DEFAULT_WAIT_MS) == 0,
@@ -850,24 +810,12 @@ CHAT_CASE(fd_no_spin)
     const char *args[] = {"--max-clients", "1000", NULL};
     enum { MAX = 40 };
     client *c[MAX];
-    int n = 0, attempts = 0;
+    int n, attempts = 0;
     long cpu0, cpu1;
     long long until;
 
     CHECK(chatd_start_nofile(&srv, args, 24) == 0, "chatd did not start");
-    for (;;) {
-        client *x = connect_client();
-        const char *first = client_next(x);
-        if (strcmp(first, "Server commands") != 0) {
-            CHECK(strcmp(first, "Server is full, try again later") == 0,
-                  "got '%s'", first);
-            client_close(x);
-            break;
-        }
-        CHECK(n < MAX, "never full after %d clients", n);
-        c[n++] = x;
-    }
-    CHECK(n > 0, "no client got in");
+    n = fill_until_full(c, MAX);
 
     cpu0 = chatd_cpu_ms(&srv);
     CHECK(cpu0 >= 0, "no CPU time for chatd");
@@ -886,9 +834,7 @@ CHAT_CASE(fd_no_spin)
             "limit\n", cpu1 - cpu0, attempts);
     CHECK(cpu1 - cpu0 < 500, "chatd used %ld ms of CPU in 2 s while full",
           cpu1 - cpu0);
-    send_line(c[0], "/name Keeper");
-    for (const char *l; !strstr(l = client_next(c[0]), " is now Keeper");)
-        CHECK(l[0] != '<', "first client: %s", l);
+    still_chats(c[0]);
     for (int i = 0; i < n; i++)
         client_close(c[i]);
 }
@@ -896,7 +842,8 @@ END_TEST
 
 /* ---- runner -------------------------------------------------------------- */
 
-#include "fault_cases.h" /* CHAT_CASES: the CHAT_CASE lines above, read by meson */
+/* CHAT_CASES: the CHAT_CASE lines above, as meson read them. */
+#include "fault_cases.h"
 
 int main(void)
 {

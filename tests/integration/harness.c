@@ -643,6 +643,93 @@ client *join(void)
     return c;
 }
 
+void join_two(client **a, client **b)
+{
+    *a = join();
+    *b = join();
+    EXPECT(*a, "%s joined main", (*b)->name);
+}
+
+void say_heard(client *c, const char *text, client *other)
+{
+    send_line(c, "%s", text);
+    EXPECT(c, "%s: %s", c->name, text);
+    EXPECT(other, "%s: %s", c->name, text);
+}
+
+client *join_slow(void)
+{
+    client *c = client_connect_small(srv.port, 4096);
+
+    CHECK(c != NULL, "connect: %s", strerror(errno));
+    CHECK(client_greet(c, NULL) == 0, "%s", c->line);
+    return c;
+}
+
+void send_line(client *c, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
+    va_end(ap);
+    CHECK(n >= 0 && (size_t)n < sizeof buf - 1, "line too long");
+    buf[n++] = '\n';
+    CHECK(client_send_bytes(c, buf, (size_t)n) == 0, "send: %s",
+          strerror(errno));
+}
+
+void skip_to(client *c, const char *want)
+{
+    const char *line;
+
+    while (strcmp(line = client_next(c), want) != 0)
+        CHECK(line[0] != '<', "waiting for '%s': %s", want, line);
+}
+
+void expect_eof(client *c)
+{
+    CHECK(client_wait_eof(c, DEFAULT_WAIT_MS) == 0,
+          "expected the server to close the connection");
+}
+
+void expect_exit_0(void)
+{
+    CHECK(chatd_wait(&srv, 10000) == 0, "chatd did not exit");
+    CHECK(WIFEXITED(srv.status) && WEXITSTATUS(srv.status) == 0,
+          "chatd exit status %d, want 0", srv.status);
+}
+
+int fill_until_full(client **c, int tries)
+{
+    int n = 0, full = 0;
+
+    for (int i = 0; i < tries; i++) {
+        client *x = connect_client();
+        const char *first = client_next(x);
+        if (strcmp(first, "Server is full, try again later") == 0) {
+            expect_eof(x);
+            client_close(x);
+            full++;
+            continue;
+        }
+        CHECK(full == 0, "accepted after being full: '%s'", first);
+        CHECK(strcmp(first, "Server commands") == 0, "got '%s'", first);
+        c[n++] = x;
+    }
+    CHECK(n > 0 && full > 0, "%d accepted, %d turned away", n, full);
+    return n;
+}
+
+void still_chats(client *c)
+{
+    send_line(c, "/name Keeper");
+    for (const char *l; !strstr(l = client_next(c), " is now Keeper");)
+        CHECK(l[0] != '<', "first client: %s", l);
+}
+
 long dropped_count(const char *line)
 {
     long n;

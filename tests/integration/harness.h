@@ -179,6 +179,35 @@ void stop(void);
 client *connect_client(void);
 /* Connect and read the greeting up to "You joined main". */
 client *join(void);
+/* Two users join main, *a first; a has read that *b joined. */
+void join_two(client **a, client **b);
+/* c says text in its room: the next line c reads, and the next line other
+ * reads, is "{c's name}: text". */
+void say_heard(client *c, const char *text, client *other);
+/* Connect with a 4 KiB receive buffer, so the kernel absorbs little of
+ * what chatd sends (a reader that falls behind), and read the greeting. */
+client *join_slow(void);
+/* Send the formatted text and a newline, or fail the test. */
+void send_line(client *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Read lines until one equals want, skipping others; fails on a timeout or
+ * EOF first. */
+void skip_to(client *c, const char *want);
+/* The server must close c's connection within DEFAULT_WAIT_MS. */
+void expect_eof(client *c);
+/* chatd must exit, with status 0. */
+void expect_exit_0(void);
+/*
+ * Against a chatd short of descriptors: make `tries` connections. The first
+ * are greeted ("Server commands") and kept in c[]; then each is told
+ * "Server is full, try again later" and closed by the server, and once full
+ * chatd stays full. Returns how many got in; fails unless some got in and
+ * some were turned away.
+ */
+int fill_until_full(client **c, int tries);
+/* c, one of those that got in (its greeting unread), can still chat: it
+ * renames itself to Keeper and gets the answer. */
+void still_chats(client *c);
 /* n of "Server is very busy and dropped {n} messages, sorry!", else -1. */
 long dropped_count(const char *line);
 /*

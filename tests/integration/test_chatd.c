@@ -12,38 +12,13 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
-
-/* ---- helpers ------------------------------------------------------------- */
-
-static void send_line(client *c, const char *text)
-{
-    char buf[1024];
-
-    snprintf(buf, sizeof buf, "%s\n", text);
-    CHECK(client_send(c, buf) == 0, "send: %s", strerror(errno));
-}
-
-static void expect_eof(client *c)
-{
-    CHECK(client_wait_eof(c, DEFAULT_WAIT_MS) == 0,
-          "expected the server to close the connection");
-}
-
-static void expect_exit_0(void)
-{
-    CHECK(chatd_wait(&srv, 10000) == 0, "chatd did not exit");
-    CHECK(WIFEXITED(srv.status) && WEXITSTATUS(srv.status) == 0,
-          "chatd exit status %d, want 0", srv.status);
-}
 
 /* ---- floods -------------------------------------------------------------- */
 
@@ -59,7 +34,7 @@ static void flood_text(char *buf, size_t size, int i)
     snprintf(buf, size, "flood %06d %s", i, pad);
 }
 
-/* "Server is very busy and dropped {n} messages, sorry!" -> n, else -1. */
+/* A flood in progress (run_flood_other). */
 struct flood {
     client *sender;
     client *reader; /* checked line by line; NULL: pace on the sender */
@@ -211,12 +186,8 @@ CHAT_CASE(chat_rooms)
     client *a, *b;
 
     start(NULL);
-    a = join();
-    b = join();
-    EXPECT(a, "%s joined main", b->name);
-    send_line(a, "hello everyone");
-    EXPECT(a, "%s: hello everyone", a->name);
-    EXPECT(b, "%s: hello everyone", a->name);
+    join_two(&a, &b);
+    say_heard(a, "hello everyone", b);
 
     send_line(b, "/join pizza");
     EXPECT(b, "You joined pizza");
@@ -256,9 +227,7 @@ CHAT_CASE(flood)
     long dropped;
 
     start(args);
-    /* A small receive buffer so the kernel absorbs little of the flood. */
-    slow = client_connect_small(srv.port, 4096);
-    CHECK(slow && client_greet(slow, NULL) == 0, "slow client greeting");
+    slow = join_slow(); /* the kernel absorbs little of the flood for it */
     r = join();
     s = join();
     EXPECT(slow, "%s joined main", r->name);
@@ -270,15 +239,11 @@ CHAT_CASE(flood)
     /* Still responsive: a newcomer is greeted and heard. */
     t = join();
     EXPECT(r, "%s joined main", t->name);
-    send_line(t, "still there?");
-    EXPECT(t, "%s: still there?", t->name);
-    EXPECT(r, "%s: still there?", t->name);
+    say_heard(t, "still there?", r);
 
     dropped = drain_slow(slow, s->name, count + 2 /* joined notices */);
     CHECK(dropped > 0, "the non-reader never fell behind");
-    send_line(slow, "caught up");
-    EXPECT(slow, "%s: caught up", slow->name);
-    EXPECT(r, "%s: caught up", slow->name);
+    say_heard(slow, "caught up", r);
     client_close(slow);
     client_close(r);
     client_close(s);
@@ -317,9 +282,7 @@ CHAT_CASE(sigterm)
     client *a, *b;
 
     start(NULL);
-    a = join();
-    b = join();
-    EXPECT(a, "%s joined main", b->name);
+    join_two(&a, &b);
     chatd_signal(&srv, SIGTERM);
     EXPECT(a, "Server shutting down...");
     EXPECT(b, "Server shutting down...");
@@ -377,9 +340,7 @@ CHAT_CASE(half_close)
     client *a, *b, *c;
 
     start(NULL);
-    a = join();
-    b = join();
-    EXPECT(a, "%s joined main", b->name);
+    join_two(&a, &b);
     send_line(b, "see you");
     CHECK(shutdown(b->fd, SHUT_WR) == 0, "shutdown: %s", strerror(errno));
     EXPECT(a, "%s: see you", b->name);
@@ -534,30 +495,15 @@ CHAT_CASE(fd_exhaustion)
     const char *args[] = {"--max-clients", "1000", NULL};
     enum { MAX = 40 };
     client *c[MAX];
-    int n = 0, full = 0;
+    int n;
 
     CHECK(chatd_start_nofile(&srv, args, 24) == 0, "chatd did not start");
-    for (int i = 0; i < MAX; i++) {
-        client *x = connect_client();
-        const char *first = client_next(x);
-        if (strcmp(first, "Server is full, try again later") == 0) {
-            expect_eof(x);
-            client_close(x);
-            full++;
-            continue;
-        }
-        CHECK(full == 0, "accepted after being full: '%s'", first);
-        CHECK(strcmp(first, "Server commands") == 0, "got '%s'", first);
-        c[n++] = x;
-    }
-    CHECK(n > 0 && full > 0, "%d accepted, %d turned away", n, full);
+    n = fill_until_full(c, MAX);
     CHECK(chatd_log_contains(&srv, "out of file descriptors"),
           "no log line about running out of descriptors");
 
     /* The first users still chat (their greeting and joins are queued). */
-    send_line(c[0], "/name Keeper");
-    for (const char *l; !strstr(l = client_next(c[0]), " is now Keeper");)
-        CHECK(l[0] != '<', "first client: %s", l);
+    still_chats(c[0]);
     /* Free some descriptors; a newcomer gets in (after chatd notices). */
     for (int i = 1; i < 4 && i < n; i++)
         client_close(c[i]);
@@ -588,8 +534,7 @@ CHAT_CASE(write_timeout)
     client *stuck, *s;
 
     start(args);
-    stuck = client_connect_small(srv.port, 4096);
-    CHECK(stuck && client_greet(stuck, NULL) == 0, "stuck client greeting");
+    stuck = join_slow();
     s = join();
     /* On a busy machine the timeout may strike during the flood. */
     run_flood_other(s, NULL, 40000, other, sizeof other);
@@ -616,8 +561,7 @@ static void shutdown_with_stuck_client(const char *grace, client **stuck,
                           "--shutdown-grace", grace, NULL};
 
     start(args);
-    *stuck = client_connect_small(srv.port, 4096);
-    CHECK(*stuck && client_greet(*stuck, NULL) == 0, "stuck client greeting");
+    *stuck = join_slow();
     *s = join();
     run_flood(*s, NULL, 40000);
     chatd_signal(&srv, SIGTERM);
@@ -656,7 +600,8 @@ END_TEST
 
 /* ---- runner -------------------------------------------------------------- */
 
-#include "integration_cases.h" /* CHAT_CASES: the CHAT_CASE lines above, read by meson */
+/* CHAT_CASES: the CHAT_CASE lines above, as meson read them. */
+#include "integration_cases.h"
 
 int main(void)
 {
