@@ -323,20 +323,27 @@ def start_alice(cli, d, color=True):
 
 
 @contextlib.contextmanager
-def alice_and_bob(cli, chatd):
-    """chatd; chat-cli as alice in a terminal; bob, a raw peer, in her room.
-    On the way out chat-cli is killed if still there and chatd stopped."""
+def alice_at_prompt(cli, chatd, color=True):
+    """chatd; chat-cli as alice in a terminal, at her prompt. On the way out
+    chat-cli is killed if still there and chatd stopped."""
     d = Chatd(chatd)
     t = None
     try:
-        t = start_alice(cli, d)
-        bob = d.peer()
-        t.wait_for("%s joined main" % bob.name)
-        yield d, t, bob
+        t = start_alice(cli, d, color)
+        yield d, t
     finally:
         if t:
             t.close()
         d.stop()
+
+
+@contextlib.contextmanager
+def alice_and_bob(cli, chatd, color=True):
+    """alice_at_prompt, and bob, a raw peer, in her room: she saw him join."""
+    with alice_at_prompt(cli, chatd, color) as (d, t):
+        bob = d.peer()
+        t.wait_for("%s joined main" % bob.name)
+        yield d, t, bob
 
 
 def test_pty_typing(cli, chatd):
@@ -369,11 +376,7 @@ def test_pty_typing(cli, chatd):
 
 def test_pty_long_line(cli, chatd):
     """Typed text that wraps over two rows also survives a message."""
-    d = Chatd(chatd)
-    t = None
-    try:
-        t = start_alice(cli, d)
-        bob = d.peer()
+    with alice_and_bob(cli, chatd) as (_, t, bob):
         typed = "x" * 60 + " " + "y" * 40
         rows = ["alice@main> " + typed[:68], typed[68:]]  # 80 columns
         t.type(typed)
@@ -384,19 +387,11 @@ def test_pty_long_line(cli, chatd):
                    ["%s: interrupting" % bob.name] + rows)
         t.type("\r")
         bob.expect(("^alice: %s$" % typed).encode())
-    finally:
-        if t:
-            t.close()
-        d.stop()
 
 
 def test_pty_no_color(cli, chatd):
     """NO_COLOR: no colour codes at all."""
-    d = Chatd(chatd)
-    t = None
-    try:
-        t = start_alice(cli, d, color=False)
-        bob = d.peer()
+    with alice_and_bob(cli, chatd, color=False) as (_, t, bob):
         bob.send("/nosuch")
         bob.send("plain please")
         t.wait_for("%s: plain please" % bob.name)
@@ -404,10 +399,6 @@ def test_pty_no_color(cli, chatd):
         t.wait_for("Unrecognized command /dance, try /help")
         check(not SGR.search(t.raw), "colour codes with NO_COLOR: %r" %
               SGR.findall(t.raw)[:5])
-    finally:
-        if t:
-            t.close()
-        d.stop()
 
 
 def leave_by(cli, chatd, keys):
@@ -434,31 +425,19 @@ def test_pty_quit(cli, chatd):
 
 def test_pty_history(cli, chatd):
     """Up arrow brings back the last line."""
-    d = Chatd(chatd)
-    t = None
-    try:
-        t = start_alice(cli, d)
-        bob = d.peer()
+    with alice_and_bob(cli, chatd) as (_, t, bob):
         t.type("first\r")
         bob.expect(rb"^alice: first$")
         t.type("second\r")
         bob.expect(rb"^alice: second$")
         t.type("\x1b[A\x1b[A\r")
         bob.expect(rb"^alice: first$")
-    finally:
-        if t:
-            t.close()
-        d.stop()
 
 
 def test_pty_suspend(cli, chatd):
     """Ctrl-Z gives the shell a cooked terminal; on resume the typed text
     and readline's own modes come back."""
-    d = Chatd(chatd)
-    t = None
-    try:
-        t = start_alice(cli, d)
-        bob = d.peer()
+    with alice_and_bob(cli, chatd) as (_, t, bob):
         t.type("half")
         t.wait_for(lambda s: last_line(s) == "alice@main> half")
         t.type("\x1a")
@@ -476,28 +455,17 @@ def test_pty_suspend(cli, chatd):
         t.wait_for(lambda s: not termios.tcgetattr(t.fd)[3] & termios.ICANON)
         t.type(" done\r")
         bob.expect(rb"^alice: half done$")
-    finally:
-        if t:
-            t.close()
-        d.stop()
 
 
 def test_pty_server_gone(cli, chatd):
     """The server goes: the terminal says why and chat-cli exits 1."""
-    d = Chatd(chatd)
-    t = None
-    try:
-        t = start_alice(cli, d)
+    with alice_at_prompt(cli, chatd) as (d, t):
         t.type("unsent")
         d.stop()
         t.wait_for("Server shutting down...")
         rc = t.wait_exit()
         check(rc == 1, "exit %d" % rc)
         t.wait_for("connection lost: the server closed the connection")
-    finally:
-        if t:
-            t.close()
-        d.stop()
 
 
 def test_pty_server_gone_after_enter(cli, chatd):
