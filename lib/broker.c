@@ -11,17 +11,6 @@
 #include "mix.h"
 #include "text.h"
 
-static const char help_text[] =
-    "Server commands\n"
-    "/help - show this help\n"
-    "/name NAME - change your name (alias: /nick NAME)\n"
-    "/join ROOM - leave your room and join ROOM, creating it if needed\n"
-    "/rooms - list the rooms and how many are in each\n"
-    "/users - list the users in your room\n"
-    "/msg NAME[,NAME...] TEXT - send a direct message\n"
-    "/me TEXT - act something out in your room\n"
-    "/quit - leave the chat";
-
 /* The i-th independent-looking value drawn from the seed. */
 static uint64_t seed_draw(uint64_t seed, uint64_t i)
 {
@@ -37,6 +26,8 @@ static void seed_tables(chat_broker *b)
                   seed_draw(b->seed, 2));
     chat_map_init(&b->rooms, offsetof(chat_room, key), seed_draw(b->seed, 3),
                   seed_draw(b->seed, 4));
+    chat_map_init(&b->waits, offsetof(chat_wait, key), seed_draw(b->seed, 6),
+                  seed_draw(b->seed, 7));
     chat_namegen_init(&b->gen, seed_draw(b->seed, 5));
 }
 
@@ -51,14 +42,10 @@ int chat_broker_new(chat_broker **out, const chat_allocator *alloc)
         return CHAT_ERR_NOMEM;
     b->alloc = a;
     b->rings.a = &b->alloc;
-    b->help = chat_msg_cat(&b->alloc, help_text, CHAT_END);
-    if (!b->help) {
-        chat_mem_free(&a, b);
-        return CHAT_ERR_NOMEM;
-    }
     b->opt = (chat_options){
         .history = 20, .rate = 20, .burst = 40, .idle_ms = 300000,
         .login_ms = 30000, .write_ms = 30000, .high_water = 1u << 20,
+        .filter_ms = 5000, .filter_backlog = 16,
     };
     memcpy(b->default_room, "main", 5);
     /* Without CHAT_OPT_SEED, where the broker landed (ASLR) varies runs. */
@@ -70,6 +57,7 @@ int chat_broker_new(chat_broker **out, const chat_allocator *alloc)
     chat_list_init(&b->writes);
     chat_list_init(&b->ready);
     chat_list_init(&b->doomed);
+    chat_list_init(&b->wait_list);
     *out = b;
     return CHAT_OK;
 }
@@ -86,7 +74,9 @@ void chat_broker_free(chat_broker *b)
     chat_ringpool_clear(&b->rings);
     chat_room_free_all(b);
     chat_map_free(&b->names, &b->alloc);
-    chat_msg_unref(&b->alloc, b->help);
+    for (int d = 0; d < CHAT_DIALECT_COUNT; d++)
+        chat_msg_unref(&b->alloc, b->help[d]);
+    chat_map_free(&b->waits, &b->alloc);
     chat_mem_free(&b->alloc, b->filters);
     chat_allocator a = b->alloc;
     chat_mem_free(&a, b);
@@ -120,10 +110,16 @@ int chat_broker_set_option(chat_broker *b, chat_option opt, int64_t v)
     case CHAT_OPT_IDLE_TIMEOUT_MS:
     case CHAT_OPT_LOGIN_TIMEOUT_MS:
     case CHAT_OPT_WRITE_TIMEOUT_MS:
+    case CHAT_OPT_FILTER_TIMEOUT_MS:
         if (!in_range(v, 0, MAX_MS)) return CHAT_ERR_INVALID;
         *(opt == CHAT_OPT_IDLE_TIMEOUT_MS ? &o->idle_ms
           : opt == CHAT_OPT_LOGIN_TIMEOUT_MS ? &o->login_ms
-                                             : &o->write_ms) = (uint64_t)v;
+          : opt == CHAT_OPT_WRITE_TIMEOUT_MS ? &o->write_ms
+                                             : &o->filter_ms) = (uint64_t)v;
+        return CHAT_OK;
+    case CHAT_OPT_FILTER_BACKLOG:
+        if (!in_range(v, 0, 100000)) return CHAT_ERR_INVALID;
+        o->filter_backlog = (uint32_t)v;
         return CHAT_OK;
     case CHAT_OPT_HIGH_WATER:
         if (!in_range(v, 2, (int64_t)1 << 40)) return CHAT_ERR_INVALID;
@@ -178,7 +174,7 @@ static void start_named(chat_broker *b, chat_peer *p)
     char name[32];
     int plain = 0;
     if (chat_namegen_next(&b->gen, name, name_taken, b, &plain)) {
-        chat_peer_replyf(b, p, "Server is full, try again later", CHAT_END);
+        chat_peer_text(b, p, CHAT_T_FULL, NULL);
         chat_peer_doom(b, p, CHAT_CLOSE_FULL);
         return;
     }
@@ -193,17 +189,46 @@ static void start_named(chat_broker *b, chat_peer *p)
     chat_peer_welcome(b, p);
 }
 
-int chat_broker_join(chat_broker *b, void *user, uint64_t now_ms,
-                     chat_peer **out)
+/* opt with the fields the caller did not know filled in; -1 if it is
+ * malformed (see chat_broker_join_opts). */
+static int read_options(const chat_peer_options *opt, chat_peer_options *o)
 {
-    if (!b || !out)
-        return CHAT_ERR_INVALID;
-    if (b->shutdown)
-        return CHAT_ERR_STATE;
+    static const chat_peer_options defaults = CHAT_PEER_OPTIONS_INIT;
+    size_t n = opt ? opt->size : 0;
+
+    *o = defaults;
+    if (!opt)
+        return 0;
+    if (n < offsetof(chat_peer_options, dialect) + sizeof(o->dialect))
+        return -1;
+    for (size_t i = sizeof(*o); i < n; i++) /* a newer caller's fields */
+        if (((const unsigned char *)opt)[i])
+            return -1;
+    memcpy(o, opt, n < sizeof(*o) ? n : sizeof(*o));
+    o->size = sizeof(*o);
+    return (unsigned)o->dialect < CHAT_DIALECT_COUNT ? 0 : -1;
+}
+
+/* Whether p's first line is its name, and how its input is framed. */
+static int set_up_input(chat_broker *b, chat_peer *p, const chat_peer_options *o)
+{
+    const chat_dialect_def *d = chat_dialect_of(o->dialect);
+    int telnet = o->telnet == CHAT_DEFAULT ? !o->lines : o->telnet;
+
+    p->dialect = (uint8_t)o->dialect;
+    p->lines = (uint8_t)(o->lines != 0);
+    chat_framer_init(&p->framer, &b->alloc, CHAT_MAX_LINE,
+                     telnet > 0 ? CHAT_FRAMER_TELNET : 0);
+    if (o->login != CHAT_DEFAULT)
+        return o->login != 0;
+    return d->login || b->opt.login;
+}
+
+static chat_peer *peer_new(chat_broker *b, void *user, uint64_t now_ms)
+{
     chat_peer *p = chat_mem_calloc(&b->alloc, 1, sizeof(*p));
     if (!p)
-        return CHAT_ERR_NOMEM;
-    b->now = now_ms;
+        return NULL;
     p->user = user;
     p->state = PEER_LOGIN;
     p->last_input_ms = now_ms;
@@ -212,16 +237,32 @@ int chat_broker_join(chat_broker *b, void *user, uint64_t now_ms,
     chat_list_init(&p->write_link);
     chat_list_init(&p->ready_link);
     chat_list_push_back(&b->all, &p->all_link);
-    chat_framer_init(&p->framer, &b->alloc, CHAT_MAX_LINE, CHAT_FRAMER_TELNET);
     chat_bucket_init(&p->bucket, now_ms, chat_burst(b));
     b->stats.peers++;
+    return p;
+}
+
+int chat_broker_join_opts(chat_broker *b, void *user,
+                          const chat_peer_options *opt, uint64_t now_ms,
+                          chat_peer **out)
+{
+    chat_peer_options o;
+    if (!b || !out || read_options(opt, &o))
+        return CHAT_ERR_INVALID;
+    if (b->shutdown)
+        return CHAT_ERR_STATE;
+    b->now = now_ms;
+    chat_peer *p = peer_new(b, user, now_ms);
+    if (!p)
+        return CHAT_ERR_NOMEM;
+    int login = set_up_input(b, p, &o);
     if (b->opt.max_peers && b->n_peers >= b->opt.max_peers) {
-        chat_peer_replyf(b, p, "Server is full, try again later", CHAT_END);
+        chat_peer_text(b, p, CHAT_T_FULL, NULL);
         chat_peer_doom(b, p, CHAT_CLOSE_FULL);
     } else {
         b->n_peers++;
         p->counted = 1;
-        if (b->opt.login)
+        if (login)
             chat_list_push_back(&b->login, &p->time_link);
         else
             start_named(b, p);
@@ -229,6 +270,12 @@ int chat_broker_join(chat_broker *b, void *user, uint64_t now_ms,
     chat_broker_settle(b);
     *out = p;
     return CHAT_OK;
+}
+
+int chat_broker_join(chat_broker *b, void *user, uint64_t now_ms,
+                     chat_peer **out)
+{
+    return chat_broker_join_opts(b, user, NULL, now_ms, out);
 }
 
 /* ---- output ---- */
@@ -267,11 +314,11 @@ void chat_broker_tick(chat_broker *b, uint64_t now_ms)
     b->now = now_ms;
     /* Each list is in time order, so only expired heads are touched. */
     while ((p = IDLE_HEAD(b)) && due(p->last_input_ms, b->opt.idle_ms, now_ms)) {
-        chat_peer_replyf(b, p, "Disconnected for inactivity", CHAT_END);
+        chat_peer_text(b, p, CHAT_T_IDLE, NULL);
         chat_peer_doom(b, p, CHAT_CLOSE_IDLE); /* leaves the idle list */
     }
     while ((p = LOGIN_HEAD(b)) && due(p->last_input_ms, b->opt.login_ms, now_ms)) {
-        chat_peer_replyf(b, p, "Disconnected for inactivity", CHAT_END);
+        chat_peer_text(b, p, CHAT_T_IDLE, NULL);
         chat_peer_doom(b, p, CHAT_CLOSE_LOGIN_TIMEOUT);
     }
     while ((p = WRITE_HEAD(b)) &&
@@ -279,6 +326,7 @@ void chat_broker_tick(chat_broker *b, uint64_t now_ms)
         chat_list_remove(&p->write_link);
         chat_peer_doom(b, p, CHAT_CLOSE_WRITE_TIMEOUT);
     }
+    chat_waits_expire(b, now_ms);
     chat_broker_settle(b);
 }
 
@@ -301,25 +349,27 @@ uint64_t chat_broker_next_deadline(const chat_broker *b)
     t = earliest(t, p, p ? p->last_input_ms : 0, b->opt.login_ms);
     p = WRITE_HEAD(mb);
     t = earliest(t, p, p ? p->last_progress_ms : 0, b->opt.write_ms);
-    return t;
+    uint64_t w = chat_waits_deadline(b);
+    return w < t ? w : t;
 }
 
 void chat_broker_shutdown(chat_broker *b, uint64_t now_ms)
 {
     b->now = now_ms;
     b->shutdown = 1;
-    chat_msg *bye = chat_msg_cat(&b->alloc, "Server shutting down...", CHAT_END);
+    chat_line *bye = chat_line_new(&b->alloc, CHAT_T_SHUTDOWN, &(chat_targs){0});
     for (chat_link *l = b->all.next; l != &b->all; l = l->next) {
         chat_peer *p = CHAT_CONTAINER(l, chat_peer, all_link);
         if (p->state == PEER_CLOSING)
             continue;
         /* Slow peers get it too. Without memory for it, a peer still
          * gets what is already pending: the line is not worth more. */
-        if (bye)
-            chat_peer_reply_always(b, p, bye);
+        chat_msg *m = bye ? chat_line_bytes(&b->alloc, bye, p->dialect) : NULL;
+        if (m)
+            chat_peer_reply_always(b, p, m);
         chat_peer_close(b, p, p->doomed ? (chat_close_reason)p->reason
                                         : CHAT_CLOSE_SHUTDOWN);
     }
-    chat_msg_unref(&b->alloc, bye);
+    chat_line_unref(&b->alloc, bye);
     chat_broker_settle(b);
 }

@@ -7,14 +7,17 @@
 
 #include <libchat/broker.h>
 
+#include "dialect.h"
 #include "framer_int.h"
 #include "history.h"
+#include "line.h"
 #include "list.h"
 #include "map.h"
 #include "message.h"
 #include "names.h"
 #include "outbox.h"
 #include "ratelimit.h"
+#include "wait.h"
 
 #define CHAT_KEY_SIZE (CHAT_NAME_MAX + 1)
 
@@ -22,6 +25,8 @@ typedef struct chat_room {
     char key[CHAT_KEY_SIZE];  /* folded name: the map key */
     char name[CHAT_KEY_SIZE]; /* spelling it was created with */
     uint32_t count;           /* members */
+    uint32_t of_dialect[CHAT_DIALECT_COUNT]; /* members by dialect: a room
+                                 of one dialect fans out with one rendering */
     chat_link members;        /* of chat_peer.room_link */
     chat_history history;
 } chat_room;
@@ -47,6 +52,10 @@ struct chat_peer {
     uint8_t bounded;          /* queueing a greeting or a join's history:
                                  output bounded by the server, which the
                                  4x high-water rule does not apply to */
+    uint8_t dialect;          /* chat_dialect */
+    uint8_t lines;            /* fed whole lines (chat_peer_feed_line) */
+    struct chat_wait *wait;   /* a message waiting for a filter, and the
+                                 lines held behind it; NULL: none */
     chat_broker *broker;      /* for framer callbacks */
     chat_link room_link;      /* room members */
     chat_link time_link;      /* broker idle or login list, by last input;
@@ -72,7 +81,8 @@ typedef struct chat_filter_entry {
 typedef struct chat_options {
     int login;
     uint32_t history, rate, burst;
-    uint64_t idle_ms, login_ms, write_ms;
+    uint64_t idle_ms, login_ms, write_ms, filter_ms;
+    uint32_t filter_backlog;
     size_t high_water;
     uint64_t max_peers;
 } chat_options;
@@ -93,7 +103,11 @@ struct chat_broker {
     chat_link writes;         /* peers with output, least recent progress first */
     chat_link ready;          /* peers with news for the caller */
     chat_link doomed;         /* closes decided mid-operation, run after it */
-    chat_msg *help;           /* the help text, formatted once */
+    chat_msg *help[CHAT_DIALECT_COUNT]; /* the help text, rendered at first
+                                 use per dialect */
+    chat_map waits;           /* token -> chat_wait, for filter answers */
+    chat_link wait_list;      /* chat_waits with a deadline, soonest first */
+    uint64_t next_token;      /* the last token handed to a filter */
     chat_ringpool rings;      /* recycled outbox rings */
     chat_filter_entry *filters;
     size_t n_filters;
@@ -114,8 +128,11 @@ void chat_peer_reply(chat_broker *b, chat_peer *p, chat_msg *m);
 void chat_peer_nomem(chat_broker *b, chat_peer *p);
 /* Queue m past every limit (the shutdown line). */
 void chat_peer_reply_always(chat_broker *b, chat_peer *p, chat_msg *m);
-/* Queue a reply built from NUL-terminated pieces (NULL-terminated list). */
-void chat_peer_replyf(chat_broker *b, chat_peer *p, ...);
+/* Reply with text id in p's dialect (nothing if its dialect hides it). */
+void chat_peer_text(chat_broker *b, chat_peer *p, chat_text id,
+                    const chat_targs *args);
+/* Reply with the help text (rendered once per dialect). */
+void chat_peer_help(chat_broker *b, chat_peer *p);
 /* Put p on the ready list if it is not there. */
 static inline void chat_peer_mark_ready(chat_broker *b, chat_peer *p)
 {
@@ -181,6 +198,11 @@ int chat_peer_set_name(chat_broker *b, chat_peer *p, const char *name,
                        size_t len);
 /* Greeting after a name: help, You are, then join the default room. */
 void chat_peer_welcome(chat_broker *b, chat_peer *p);
+/* p's input waits behind a message of p's that waits for a filter. */
+static inline int chat_peer_waiting(const chat_peer *p)
+{
+    return p->wait && p->wait->pending;
+}
 
 /* ---- room.c ---- */
 
@@ -190,23 +212,40 @@ chat_room *chat_room_find(chat_broker *b, const char *name, size_t len);
 int chat_room_enter(chat_broker *b, chat_peer *p, const char *name, size_t len);
 /* Take p out of its room; notify the rest if notify; drop an empty room. */
 void chat_room_leave(chat_broker *b, chat_peer *p, int notify);
-/* Send m to every member (as others' traffic). */
-void chat_room_broadcast(chat_broker *b, chat_room *r, chat_msg *m);
+/* Send l to every member (as others' traffic), each in its dialect; from,
+ * if not NULL, is the sender: it gets l only if its dialect echoes. */
+void chat_room_relay(chat_broker *b, chat_room *r, chat_line *l,
+                     const chat_peer *from);
+/* A new line of kind with args, relayed to r; NULL-safe on no memory. */
+void chat_room_notice(chat_broker *b, chat_room *r, chat_text kind,
+                      const chat_targs *args);
 /* Keep a chat line in the room's history. */
-void chat_room_remember(chat_broker *b, chat_room *r, chat_msg *m);
+void chat_room_remember(chat_broker *b, chat_room *r, chat_line *l);
 void chat_room_free_all(chat_broker *b);
 
 /* ---- command.c ---- */
 
 /* Execute one framed line from p. */
-void chat_line(chat_broker *b, chat_peer *p, const char *line, size_t len);
+void chat_peer_line(chat_broker *b, chat_peer *p, const char *line, size_t len);
+/* The answer to w's waiting message: apply it, run the filters after the
+ * one that waited, relay (or drop) the message. */
+void chat_message_resume(chat_broker *b, chat_wait *w,
+                         chat_filter_verdict verdict, const char *text,
+                         size_t len);
 
 /* ---- filter.c ---- */
 
-/* Run the chain over (*text, *len); returns 0 to drop the message, else
- * (*text, *len) is what to relay: the input, or rewritten text in scratch
- * (CHAT_MAX_LINE bytes). */
-int chat_filters_run(chat_broker *b, chat_msg_kind kind, const chat_peer *from,
-                     const char **text, size_t *len, char *scratch);
+/* Run the chain from filter *at over (*text, *len) under token. Returns
+ * CHAT_FILTER_ALLOW ((*text, *len) is what to relay: the input, or
+ * rewritten text in scratch, CHAT_MAX_LINE bytes), CHAT_FILTER_DROP, or
+ * CHAT_FILTER_PENDING (filter *at will answer; the text so far is in
+ * (*text, *len)). */
+chat_filter_verdict chat_filters_run(chat_broker *b, chat_msg_kind kind,
+                                     const chat_peer *from, const char **text,
+                                     size_t *len, char *scratch, uint32_t *at,
+                                     uint64_t token);
+/* A filter's rewritten text obeys the same rules as a user's: the
+ * sanitized text into scratch, or 0 if nothing acceptable is left. */
+size_t chat_filter_text(const char *buf, size_t n, char *scratch);
 
 #endif

@@ -1,7 +1,7 @@
 /*
- * One line from a peer: login names, chat, and the command table of
- * doc/protocol.md. Every user-visible string of the protocol lives here or in
- * broker.c, next to the rule that sends it.
+ * One line from a peer: login names, chat, a-chat's addressed lines, and
+ * the command table of doc/protocol.md. What each reply says is in
+ * dialect.c; this file decides which one is sent, and when.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -9,9 +9,6 @@
 #include "alloc.h"
 #include "broker_int.h"
 #include "text.h"
-
-#define NAME_ERROR "Name must be 2-24 characters: letters, digits, _ or -"
-#define ROOM_ERROR "Room must be 2-24 characters: letters, digits, _ or -"
 
 typedef struct args {
     const char *word; /* the command word as typed, "/" included */
@@ -29,71 +26,110 @@ static chat_peer *find_user(chat_broker *b, const char *name, size_t len)
     return chat_map_find(&b->names, key);
 }
 
-/* Relay text from p to its room as kind, after the filters. */
-static void say(chat_broker *b, chat_peer *p, chat_msg_kind kind,
-                const char *text, size_t len)
+static void relay_direct(chat_broker *b, chat_peer *p, const char *names,
+                         size_t names_len, const char *text, size_t len);
+
+/* A chat line or /me that passed the filters: to the room, into history. */
+static void relay_said(chat_broker *b, chat_peer *p, chat_msg_kind kind,
+                       const char *text, size_t len)
 {
-    char scratch[CHAT_MAX_LINE];
-    if (!chat_filters_run(b, kind, p, &text, &len, scratch))
-        return;
-    chat_msgb mb;
-    chat_msgb_init(&mb, &b->alloc, len + CHAT_NAME_MAX + 8);
-    if (kind == CHAT_KIND_ME) {
-        chat_msgb_str(&mb, "* ");
-        chat_msgb_str(&mb, p->name);
-        chat_msgb_add(&mb, " ", 1);
-    } else {
-        chat_msgb_str(&mb, p->name);
-        chat_msgb_add(&mb, ": ", 2);
-    }
-    chat_msgb_add(&mb, text, len);
-    chat_msg *m = chat_msgb_end(&mb);
-    if (!m)
+    chat_targs said = {.n = p->name, .r = p->room->name, .t = text,
+                       .t_len = len};
+    chat_line *l = chat_line_new(&b->alloc,
+                                 kind == CHAT_KIND_ME ? CHAT_T_ME : CHAT_T_CHAT,
+                                 &said);
+    if (!l)
         return; /* out of memory: the line is lost for everyone alike */
     b->stats.messages++;
-    chat_room_remember(b, p->room, m);
-    chat_room_broadcast(b, p->room, m);
-    chat_msg_unref(&b->alloc, m);
+    chat_room_remember(b, p->room, l);
+    chat_room_relay(b, p->room, l, p);
+    chat_line_unref(&b->alloc, l);
+}
+
+static void relay(chat_broker *b, chat_peer *p, chat_msg_kind kind,
+                  const char *names, size_t names_len, const char *text,
+                  size_t len)
+{
+    if (kind == CHAT_KIND_DIRECT)
+        relay_direct(b, p, names, names_len, text, len);
+    else
+        relay_said(b, p, kind, text, len);
+}
+
+/* The filters from *at on, then relay, drop or wait. names: DIRECT's. */
+static void filter_and_relay(chat_broker *b, chat_peer *p, chat_msg_kind kind,
+                             const char *names, size_t names_len,
+                             const char *text, size_t len, uint32_t at)
+{
+    char scratch[CHAT_MAX_LINE];
+    uint64_t token = ++b->next_token;
+    chat_filter_verdict v =
+        chat_filters_run(b, kind, p, &text, &len, scratch, &at, token);
+    if (v == CHAT_FILTER_ALLOW) {
+        relay(b, p, kind, names, names_len, text, len);
+    } else if (v == CHAT_FILTER_DROP) {
+        b->stats.filtered++;
+    } else if (chat_wait_start(b, p, token, kind, at + 1, names, names_len,
+                               text, len)) {
+        chat_peer_nomem(b, p);
+    }
+}
+
+void chat_message_resume(chat_broker *b, chat_wait *w,
+                         chat_filter_verdict verdict, const char *text,
+                         size_t len)
+{
+    char scratch[CHAT_MAX_LINE];
+    const char *t = w->text;
+    size_t n = w->text_len;
+    if (verdict == CHAT_FILTER_REWRITE) {
+        n = text ? chat_filter_text(text, len, scratch) : 0;
+        t = scratch;
+    }
+    if (verdict == CHAT_FILTER_DROP || n == 0) {
+        b->stats.filtered++;
+        return;
+    }
+    filter_and_relay(b, w->peer, (chat_msg_kind)w->kind, w->names,
+                     w->names_len, t, n, w->next_filter);
 }
 
 static void cmd_help(chat_broker *b, chat_peer *p, args *a)
 {
     (void)a;
-    chat_peer_reply(b, p, b->help);
+    chat_peer_help(b, p);
 }
 
 static void cmd_name(chat_broker *b, chat_peer *p, args *a)
 {
     if (!chat_name_valid(a->rest, a->rest_len)) {
-        chat_peer_replyf(b, p, NAME_ERROR, CHAT_END);
+        chat_peer_text(b, p, CHAT_T_NAME_INVALID, NULL);
         return;
     }
     chat_peer *other = find_user(b, a->rest, a->rest_len);
     if (other && other != p) {
-        chat_peer_replyf(b, p, a->rest, " is already taken", CHAT_END);
+        chat_peer_text(b, p, CHAT_T_NAME_TAKEN, &(chat_targs){.o = a->rest});
         return;
     }
     if (strcmp(p->name, a->rest) == 0) { /* nothing changes: no broadcast */
-        chat_peer_replyf(b, p, "You are ", p->name, CHAT_END);
+        chat_peer_text(b, p, CHAT_T_YOU_ARE, &(chat_targs){.n = p->name});
         return;
     }
     char old[CHAT_KEY_SIZE];
     memcpy(old, p->name, sizeof(old));
     (void)chat_peer_set_name(b, p, a->rest, a->rest_len); /* cannot fail */
-    chat_msg *m = chat_msg_cat(&b->alloc, old, " is now ", p->name, CHAT_END);
-    if (m)
-        chat_room_broadcast(b, p->room, m);
-    chat_msg_unref(&b->alloc, m);
+    chat_room_notice(b, p->room, CHAT_T_RENAMED,
+                     &(chat_targs){.n = p->name, .o = old});
 }
 
 static void cmd_join(chat_broker *b, chat_peer *p, args *a)
 {
     if (!chat_name_valid(a->rest, a->rest_len)) {
-        chat_peer_replyf(b, p, ROOM_ERROR, CHAT_END);
+        chat_peer_text(b, p, CHAT_T_ROOM_INVALID, NULL);
         return;
     }
     if (chat_room_find(b, a->rest, a->rest_len) == p->room) {
-        chat_peer_replyf(b, p, "You are in ", p->room->name, CHAT_END);
+        chat_peer_text(b, p, CHAT_T_YOU_ARE_IN, &(chat_targs){.r = p->room->name});
         return;
     }
     if (chat_room_enter(b, p, a->rest, a->rest_len))
@@ -106,6 +142,20 @@ static int by_count_then_name(const void *x, const void *y)
     if (r->count != s->count)
         return r->count > s->count ? -1 : 1;
     return chat_name_cmp(r->name, s->name);
+}
+
+/* Reply with text id, its {o} the list mb built; mb is used up. */
+static void reply_list(chat_broker *b, chat_peer *p, chat_text id,
+                       chat_msgb *mb)
+{
+    chat_msg *list = chat_msgb_end(mb);
+    if (!list) {
+        chat_peer_nomem(b, p);
+        return;
+    }
+    list->data[list->len - 1] = '\0'; /* the "\n" end() added */
+    chat_peer_text(b, p, id, &(chat_targs){.o = list->data});
+    chat_msg_unref(&b->alloc, list);
 }
 
 static void cmd_rooms(chat_broker *b, chat_peer *p, args *a)
@@ -122,7 +172,6 @@ static void cmd_rooms(chat_broker *b, chat_peer *p, args *a)
     qsort(v, n, sizeof(*v), by_count_then_name);
     chat_msgb mb;
     chat_msgb_init(&mb, &b->alloc, 16 + n * (CHAT_NAME_MAX + 8));
-    chat_msgb_str(&mb, "Rooms - ");
     for (size_t i = 0; i < n; i++) {
         chat_msgb_str(&mb, i ? ", " : "");
         chat_msgb_str(&mb, v[i]->name);
@@ -131,9 +180,7 @@ static void cmd_rooms(chat_broker *b, chat_peer *p, args *a)
         chat_msgb_str(&mb, ")");
     }
     chat_mem_free(&b->alloc, v);
-    chat_msg *m = chat_msgb_end(&mb);
-    chat_peer_reply(b, p, m);
-    chat_msg_unref(&b->alloc, m);
+    reply_list(b, p, CHAT_T_ROOMS, &mb);
 }
 
 static int by_name(const void *x, const void *y)
@@ -157,15 +204,12 @@ static void cmd_users(chat_broker *b, chat_peer *p, args *a)
     qsort(v, n, sizeof(*v), by_name);
     chat_msgb mb;
     chat_msgb_init(&mb, &b->alloc, 16 + n * (CHAT_NAME_MAX + 2));
-    chat_msgb_str(&mb, "Users - ");
     for (size_t i = 0; i < n; i++) {
         chat_msgb_str(&mb, i ? ", " : "");
         chat_msgb_str(&mb, v[i]->name);
     }
     chat_mem_free(&b->alloc, v);
-    chat_msg *m = chat_msgb_end(&mb);
-    chat_peer_reply(b, p, m);
-    chat_msg_unref(&b->alloc, m);
+    reply_list(b, p, CHAT_T_USERS, &mb);
 }
 
 /* Split "NAMES TEXT": names end at the first blank. */
@@ -194,31 +238,36 @@ static int seen(chat_peer *const *v, size_t n, const chat_peer *p)
     return 0;
 }
 
-/* Deliver "from {sender}: {text}" to each known name, once each; the
- * sender hears "No such user" per unknown name, then "to {names}: ...". */
-static void cmd_msg(chat_broker *b, chat_peer *p, args *a)
+static int is_blank(char c) { return c == ' ' || c == '\t'; }
+
+/* The next name of a "a,b" (or a-chat's "a, b") list at names[*i..n),
+ * trimmed; moves *i past it and its comma. */
+static size_t next_name(const char *names, size_t n, size_t *i,
+                        const char **name)
 {
-    size_t names_len, text_len;
-    const char *text;
-    char scratch[CHAT_MAX_LINE];
-    if (!split_first(a, &names_len, &text, &text_len)) {
-        chat_peer_replyf(b, p, "Usage: /msg NAME[,NAME...] TEXT", CHAT_END);
-        return;
-    }
-    if (!chat_filters_run(b, CHAT_KIND_DIRECT, p, &text, &text_len, scratch))
-        return;
-    chat_peer *to[CHAT_MAX_LINE / 2];
+    size_t j = *i;
+    while (j < n && names[j] != ',')
+        j++;
+    size_t s = *i, e = j;
+    while (s < e && is_blank(names[s]))
+        s++;
+    while (e > s && is_blank(names[e - 1]))
+        e--;
+    *i = j + 1;
+    *name = names + s;
+    return e - s;
+}
+
+/* The recipients named in names[0..n) into to (once each); the sender
+ * hears "No such user" per unknown name (dialects that skip them quietly
+ * hide it), and echo collects the names as typed. Returns how many. */
+static size_t resolve(chat_broker *b, chat_peer *p, const char *names,
+                      size_t n, chat_peer **to, chat_msgb *echo)
+{
     size_t n_to = 0;
-    chat_msgb echo;
-    chat_msgb_init(&echo, &b->alloc, names_len + text_len + 8);
-    chat_msgb_str(&echo, "to ");
-    for (size_t i = 0; i < names_len;) {
-        size_t j = i;
-        while (j < names_len && a->rest[j] != ',')
-            j++;
-        const char *name = a->rest + i;
-        size_t len = j - i;
-        i = j + 1;
+    for (size_t i = 0; i < n;) {
+        const char *name;
+        size_t len = next_name(names, n, &i, &name);
         if (!len)
             continue;
         chat_peer *q = find_user(b, name, len);
@@ -226,65 +275,88 @@ static void cmd_msg(chat_broker *b, chat_peer *p, args *a)
             char unknown[CHAT_MAX_LINE + 1];
             memcpy(unknown, name, len);
             unknown[len] = '\0';
-            chat_peer_replyf(b, p, "No such user: ", unknown, CHAT_END);
+            chat_peer_text(b, p, CHAT_T_NO_SUCH_USER, &(chat_targs){.o = unknown});
         } else if (!seen(to, n_to, q)) {
-            chat_msgb_str(&echo, n_to ? ", " : "");
-            chat_msgb_add(&echo, name, len);
+            chat_msgb_str(echo, n_to ? ", " : "");
+            chat_msgb_add(echo, name, len);
             to[n_to++] = q;
         }
     }
-    if (n_to == 0) {
-        chat_msg_unref(&b->alloc, chat_msgb_end(&echo));
+    return n_to;
+}
+
+/* "from {sender}: {text}" to each known name, once each, each in its own
+ * dialect; the sender gets "to {names}: {text}". */
+static void relay_direct(chat_broker *b, chat_peer *p, const char *names,
+                         size_t names_len, const char *text, size_t len)
+{
+    chat_peer *to[CHAT_MAX_LINE / 2];
+    chat_msgb echo;
+    chat_msgb_init(&echo, &b->alloc, names_len + 1);
+    size_t n_to = resolve(b, p, names, names_len, to, &echo);
+    chat_msg *typed = chat_msgb_end(&echo);
+    if (n_to == 0 || !typed) {
+        chat_msg_unref(&b->alloc, typed);
         return;
     }
-    chat_msgb_str(&echo, ": ");
-    chat_msgb_add(&echo, text, text_len);
-    chat_msgb mb;
-    chat_msgb_init(&mb, &b->alloc, CHAT_NAME_MAX + text_len + 8);
-    chat_msgb_str(&mb, "from ");
-    chat_msgb_str(&mb, p->name);
-    chat_msgb_str(&mb, ": ");
-    chat_msgb_add(&mb, text, text_len);
-    chat_msg *m = chat_msgb_end(&mb);
-    if (m) {
+    typed->data[typed->len - 1] = '\0';
+    chat_line *l = chat_line_new(&b->alloc, CHAT_T_DIRECT,
+                                 &(chat_targs){.n = p->name, .t = text,
+                                               .t_len = len});
+    if (l) {
         b->stats.messages++;
-        for (size_t i = 0; i < n_to; i++)
-            chat_peer_deliver(b, to[i], m);
+        for (size_t i = 0; i < n_to; i++) {
+            chat_msg *m = chat_line_bytes(&b->alloc, l, to[i]->dialect);
+            if (m)
+                chat_peer_deliver(b, to[i], m);
+        }
+        chat_line_unref(&b->alloc, l);
     }
-    chat_msg_unref(&b->alloc, m);
-    m = chat_msgb_end(&echo);
-    chat_peer_reply(b, p, m);
-    chat_msg_unref(&b->alloc, m);
+    chat_peer_text(b, p, CHAT_T_DIRECT_SENT,
+                   &(chat_targs){.o = typed->data, .t = text, .t_len = len});
+    chat_msg_unref(&b->alloc, typed);
+}
+
+static void cmd_msg(chat_broker *b, chat_peer *p, args *a)
+{
+    size_t names_len, text_len;
+    const char *text;
+    if (!split_first(a, &names_len, &text, &text_len)) {
+        chat_peer_text(b, p, CHAT_T_USAGE_MSG, NULL);
+        return;
+    }
+    filter_and_relay(b, p, CHAT_KIND_DIRECT, a->rest, names_len, text,
+                     text_len, 0);
 }
 
 static void cmd_me(chat_broker *b, chat_peer *p, args *a)
 {
-    say(b, p, CHAT_KIND_ME, a->rest, a->rest_len);
+    filter_and_relay(b, p, CHAT_KIND_ME, NULL, 0, a->rest, a->rest_len, 0);
 }
 
 static void cmd_quit(chat_broker *b, chat_peer *p, args *a)
 {
     (void)a;
-    chat_peer_replyf(b, p, "Bye!", CHAT_END);
+    chat_peer_text(b, p, CHAT_T_BYE, NULL);
     chat_peer_doom(b, p, CHAT_CLOSE_QUIT);
 }
 
 typedef struct command {
     const char *word;
-    const char *usage; /* NULL: takes no argument */
+    chat_text usage; /* CHAT_T_COUNT: takes no argument */
     void (*run)(chat_broker *b, chat_peer *p, args *a);
 } command;
 
 static const command commands[] = {
-    {"/help", NULL, cmd_help},
-    {"/name", "Usage: /name NAME", cmd_name},
-    {"/nick", "Usage: /nick NAME", cmd_name},
-    {"/join", "Usage: /join ROOM", cmd_join},
-    {"/rooms", NULL, cmd_rooms},
-    {"/users", NULL, cmd_users},
-    {"/msg", "Usage: /msg NAME[,NAME...] TEXT", cmd_msg},
-    {"/me", "Usage: /me TEXT", cmd_me},
-    {"/quit", NULL, cmd_quit},
+    {"/help", CHAT_T_COUNT, cmd_help},
+    {"/name", CHAT_T_USAGE_NAME, cmd_name},
+    {"/nick", CHAT_T_USAGE_NICK, cmd_name},
+    {"/join", CHAT_T_USAGE_JOIN, cmd_join},
+    {"/rooms", CHAT_T_COUNT, cmd_rooms},
+    {"/users", CHAT_T_COUNT, cmd_users},
+    {"/msg", CHAT_T_USAGE_MSG, cmd_msg},
+    {"/me", CHAT_T_USAGE_ME, cmd_me},
+    {"/quit", CHAT_T_COUNT, cmd_quit},
 };
 
 static void command_line(chat_broker *b, chat_peer *p, char *text, size_t len)
@@ -304,8 +376,8 @@ static void command_line(chat_broker *b, chat_peer *p, char *text, size_t len)
         const command *c = &commands[k];
         if (!chat_word_eq(a.word, a.word_len, c->word))
             continue;
-        if (c->usage && a.rest_len == 0)
-            chat_peer_replyf(b, p, c->usage, CHAT_END);
+        if (c->usage != CHAT_T_COUNT && a.rest_len == 0)
+            chat_peer_text(b, p, c->usage, NULL);
         else
             c->run(b, p, &a);
         return;
@@ -313,7 +385,27 @@ static void command_line(chat_broker *b, chat_peer *p, char *text, size_t len)
     char word[CHAT_MAX_LINE + 1];
     memcpy(word, a.word, a.word_len);
     word[a.word_len] = '\0';
-    chat_peer_replyf(b, p, "Unrecognized command ", word, ", try /help", CHAT_END);
+    chat_peer_text(b, p, CHAT_T_UNKNOWN_COMMAND, &(chat_targs){.o = word});
+}
+
+/* a-chat: "name1, name2: text" is a direct message to each; a line with
+ * no ":" or no text is ignored, as the book's server does. */
+static void addressed_line(chat_broker *b, chat_peer *p, const char *text,
+                           size_t len)
+{
+    const char *colon = memchr(text, ':', len);
+    if (!colon)
+        return;
+    size_t names_len = (size_t)(colon - text);
+    const char *msg = colon + 1;
+    size_t msg_len = len - names_len - 1;
+    while (msg_len && is_blank(*msg)) {
+        msg++;
+        msg_len--;
+    }
+    if (msg_len)
+        filter_and_relay(b, p, CHAT_KIND_DIRECT, text, names_len, msg,
+                         msg_len, 0);
 }
 
 /* Login mode: the line is the wanted name. */
@@ -321,14 +413,14 @@ static void login_line(chat_broker *b, chat_peer *p, const char *text,
                        size_t len)
 {
     if (!chat_name_valid(text, len)) {
-        chat_peer_replyf(b, p, NAME_ERROR, CHAT_END);
+        chat_peer_text(b, p, CHAT_T_NAME_INVALID, NULL);
         return;
     }
     if (find_user(b, text, len)) {
         char name[CHAT_KEY_SIZE];
         memcpy(name, text, len);
         name[len] = '\0';
-        chat_peer_replyf(b, p, name, " is already taken", CHAT_END);
+        chat_peer_text(b, p, CHAT_T_NAME_TAKEN, &(chat_targs){.o = name});
         return;
     }
     if (chat_peer_set_name(b, p, text, len)) {
@@ -341,14 +433,15 @@ static void login_line(chat_broker *b, chat_peer *p, const char *text,
     chat_peer_welcome(b, p);
 }
 
-void chat_line(chat_broker *b, chat_peer *p, const char *line, size_t len)
+void chat_peer_line(chat_broker *b, chat_peer *p, const char *line, size_t len)
 {
     if (len == 1 && line[0] == 0x04) { /* a Ctrl-D line: like /quit */
         cmd_quit(b, p, NULL);
         return;
     }
     if (!chat_utf8_valid(line, len)) {
-        chat_peer_replyf(b, p, "Messages must be valid UTF-8", CHAT_END);
+        b->stats.bad_utf8++;
+        chat_peer_text(b, p, CHAT_T_BAD_UTF8, NULL);
         return;
     }
     char text[CHAT_MAX_LINE + 1];
@@ -359,6 +452,8 @@ void chat_line(chat_broker *b, chat_peer *p, const char *line, size_t len)
         login_line(b, p, text, n);
     else if (text[0] == '/')
         command_line(b, p, text, n);
+    else if (chat_dialect_of(p->dialect)->addressed)
+        addressed_line(b, p, text, n);
     else
-        say(b, p, CHAT_KIND_CHAT, text, n);
+        filter_and_relay(b, p, CHAT_KIND_CHAT, NULL, 0, text, n, 0);
 }

@@ -5,34 +5,42 @@
 #include "broker_int.h"
 #include "text.h"
 
-int chat_filters_run(chat_broker *b, chat_msg_kind kind, const chat_peer *from,
-                     const char **text, size_t *len, char *scratch)
+size_t chat_filter_text(const char *buf, size_t n, char *scratch)
 {
-    for (size_t i = 0; i < b->n_filters; i++) {
+    if (n > CHAT_MAX_LINE || !chat_utf8_valid(buf, n))
+        return 0;
+    return chat_text_sanitize(scratch, buf, n);
+}
+
+chat_filter_verdict chat_filters_run(chat_broker *b, chat_msg_kind kind,
+                                     const chat_peer *from, const char **text,
+                                     size_t *len, char *scratch, uint32_t *at,
+                                     uint64_t token)
+{
+    for (; *at < b->n_filters; (*at)++) {
         chat_filter_msg m = {
             .kind = kind,
             .sender = from->name,
             .room = kind == CHAT_KIND_DIRECT ? NULL : from->room->name,
             .text = *text,
             .len = *len,
+            .token = token,
         };
         char buf[CHAT_MAX_LINE];
         size_t n = 0;
-        chat_filter_verdict v = b->filters[i].fn(b->filters[i].ctx, &m, buf, &n);
-        if (v == CHAT_FILTER_DROP)
-            return 0;
+        chat_filter_entry *f = &b->filters[*at];
+        chat_filter_verdict v = f->fn(f->ctx, &m, buf, &n);
+        if (v == CHAT_FILTER_DROP || v == CHAT_FILTER_PENDING)
+            return v;
         if (v != CHAT_FILTER_REWRITE)
             continue;
-        /* A filter's text obeys the same rules as a user's. */
-        if (n > CHAT_MAX_LINE || !chat_utf8_valid(buf, n))
-            return 0;
-        n = chat_text_sanitize(scratch, buf, n);
+        n = chat_filter_text(buf, n, scratch);
         if (n == 0)
-            return 0;
+            return CHAT_FILTER_DROP;
         *text = scratch;
         *len = n;
     }
-    return 1;
+    return CHAT_FILTER_ALLOW;
 }
 
 int chat_broker_add_filter(chat_broker *b, chat_filter_fn fn, void *ctx)

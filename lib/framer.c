@@ -203,6 +203,32 @@ size_t chat_framer_feed(chat_framer *f, const void *data, size_t len,
     return feed(f, data, len, fn, ctx);
 }
 
+void chat_framer_add(chat_framer *f, const void *data, size_t len)
+{
+    if (f->skip)
+        return;
+    if ((size_t)f->len + len > f->max) {
+        f->skip = SKIP_TOO_LONG; /* never buffered past the limit */
+        chat_framer_clear(f);
+        return;
+    }
+    if (!f->buf && len) {
+        f->buf = chat_mem_alloc(f->alloc, (size_t)f->max + 1);
+        if (!f->buf) {
+            f->skip = SKIP_NOMEM;
+            return;
+        }
+    }
+    if (len)
+        memcpy(f->buf + f->len, data, len);
+    f->len = (uint16_t)(f->len + len);
+}
+
+int chat_framer_end(chat_framer *f, chat_frame_fn fn, void *ctx)
+{
+    return end_line(f, fn, ctx);
+}
+
 void chat_framer_finish(chat_framer *f, chat_frame_fn fn, void *ctx)
 {
     if (f->len && f->skip == SKIP_NONE)

@@ -20,4 +20,12 @@ void chat_framer_init(chat_framer *f, const chat_allocator *a, size_t max_line,
 /* Release the partial-line buffer. */
 void chat_framer_clear(chat_framer *f);
 
+/* Line input (chat_peer_feed_line): append data to the current line as
+ * content, unsplit, with no telnet handling; past max bytes the line is
+ * discarded whole and remembered as too long. */
+void chat_framer_add(chat_framer *f, const void *data, size_t len);
+/* End the line chat_framer_add built: one event (LINE, possibly empty,
+ * TOO_LONG or NOMEM); returns fn's answer. */
+int chat_framer_end(chat_framer *f, chat_frame_fn fn, void *ctx);
+
 #endif

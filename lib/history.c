@@ -3,7 +3,7 @@
 
 #include "alloc.h"
 
-chat_msg *chat_history_at(const chat_history *h, uint32_t i)
+chat_line *chat_history_at(const chat_history *h, uint32_t i)
 {
     return h->ring[(h->head + i) % h->cap];
 }
@@ -11,7 +11,7 @@ chat_msg *chat_history_at(const chat_history *h, uint32_t i)
 void chat_history_clear(chat_history *h, const chat_allocator *a)
 {
     for (uint32_t i = 0; i < h->count; i++)
-        chat_msg_unref(a, chat_history_at(h, i));
+        chat_line_unref(a, chat_history_at(h, i));
     chat_mem_free(a, h->ring);
     h->ring = NULL;
     h->cap = h->head = h->count = 0;
@@ -21,15 +21,15 @@ void chat_history_clear(chat_history *h, const chat_allocator *a)
  * a ring of the new size. */
 static int resize(chat_history *h, const chat_allocator *a, uint32_t limit)
 {
-    chat_msg **ring = chat_mem_alloc(a, (size_t)limit * sizeof(*ring));
+    chat_line **ring = chat_mem_alloc(a, (size_t)limit * sizeof(*ring));
     if (!ring)
         return CHAT_ERR_NOMEM;
     uint32_t keep = h->count < limit ? h->count : limit;
     uint32_t skip = h->count - keep;
     for (uint32_t i = 0; i < h->count; i++) {
-        chat_msg *m = chat_history_at(h, i);
+        chat_line *m = chat_history_at(h, i);
         if (i < skip)
-            chat_msg_unref(a, m);
+            chat_line_unref(a, m);
         else
             ring[i - skip] = m;
     }
@@ -41,7 +41,7 @@ static int resize(chat_history *h, const chat_allocator *a, uint32_t limit)
     return CHAT_OK;
 }
 
-int chat_history_push(chat_history *h, const chat_allocator *a, chat_msg *m,
+int chat_history_push(chat_history *h, const chat_allocator *a, chat_line *m,
                       uint32_t limit)
 {
     if (limit == 0) {
@@ -50,9 +50,9 @@ int chat_history_push(chat_history *h, const chat_allocator *a, chat_msg *m,
     }
     if (h->cap != limit && resize(h, a, limit))
         return CHAT_ERR_NOMEM;
-    chat_msg_ref(m);
+    chat_line_ref(m);
     if (h->count == h->cap) {
-        chat_msg_unref(a, h->ring[h->head]);
+        chat_line_unref(a, h->ring[h->head]);
         h->ring[h->head] = m;
         h->head = (h->head + 1) % h->cap;
     } else {

@@ -2,10 +2,10 @@
 #ifndef CHAT_HISTORY_H
 #define CHAT_HISTORY_H
 
-#include "message.h"
+#include "line.h"
 
 typedef struct chat_history {
-    chat_msg **ring;
+    chat_line **ring;
     uint32_t cap; /* the limit the ring was sized for */
     uint32_t head;
     uint32_t count;
@@ -13,10 +13,10 @@ typedef struct chat_history {
 
 /* Keep m (taking a ref), dropping the oldest past limit lines. A limit
  * different from the ring's resizes it; 0 empties it. */
-int chat_history_push(chat_history *h, const chat_allocator *a, chat_msg *m,
+int chat_history_push(chat_history *h, const chat_allocator *a, chat_line *m,
                       uint32_t limit);
 /* The i-th kept line, oldest first (i < count). */
-chat_msg *chat_history_at(const chat_history *h, uint32_t i);
+chat_line *chat_history_at(const chat_history *h, uint32_t i);
 void chat_history_clear(chat_history *h, const chat_allocator *a);
 
 #endif

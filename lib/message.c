@@ -57,7 +57,7 @@ void chat_msgb_add(chat_msgb *b, const char *s, size_t n)
 
 void chat_msgb_str(chat_msgb *b, const char *s) { chat_msgb_add(b, s, strlen(s)); }
 
-void chat_msgb_uint(chat_msgb *b, uint64_t v)
+size_t chat_format_uint(char out[24], uint64_t v)
 {
     char tmp[24];
     size_t i = sizeof(tmp);
@@ -65,7 +65,15 @@ void chat_msgb_uint(chat_msgb *b, uint64_t v)
         tmp[--i] = (char)('0' + v % 10);
         v /= 10;
     } while (v);
-    chat_msgb_add(b, tmp + i, sizeof(tmp) - i);
+    memcpy(out, tmp + i, sizeof(tmp) - i);
+    out[sizeof(tmp) - i] = '\0';
+    return sizeof(tmp) - i;
+}
+
+void chat_msgb_uint(chat_msgb *b, uint64_t v)
+{
+    char tmp[24];
+    chat_msgb_add(b, tmp, chat_format_uint(tmp, v));
 }
 
 chat_msg *chat_msgb_end(chat_msgb *b)

@@ -39,6 +39,8 @@ void chat_msgb_init(chat_msgb *b, const chat_allocator *a, size_t hint);
 void chat_msgb_add(chat_msgb *b, const char *s, size_t n);
 void chat_msgb_str(chat_msgb *b, const char *s);
 void chat_msgb_uint(chat_msgb *b, uint64_t v);
+/* v in decimal into out, NUL-terminated; returns its length. */
+size_t chat_format_uint(char out[24], uint64_t v);
 /* Appends "\n" and returns the message (refs 1), or NULL on failure. */
 chat_msg *chat_msgb_end(chat_msgb *b);
 

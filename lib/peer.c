@@ -4,7 +4,6 @@
  * lifecycle (doomed, closing, named, greeted). The broker-wide calls
  * (join, tick, shutdown) are in broker.c.
  */
-#include <stdarg.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -69,16 +68,12 @@ void chat_peer_reply_always(chat_broker *b, chat_peer *p, chat_msg *m)
         chat_peer_nomem(b, p);
 }
 
-void chat_peer_replyf(chat_broker *b, chat_peer *p, ...)
+void chat_peer_text(chat_broker *b, chat_peer *p, chat_text id,
+                    const chat_targs *args)
 {
-    chat_msgb mb;
-    va_list ap;
-    chat_msgb_init(&mb, &b->alloc, 64);
-    va_start(ap, p);
-    for (const char *s; (s = va_arg(ap, const char *));)
-        chat_msgb_str(&mb, s);
-    va_end(ap);
-    chat_msg *m = chat_msgb_end(&mb);
+    if (p->state == PEER_CLOSING || !chat_text_shown(p->dialect, id))
+        return;
+    chat_msg *m = chat_text_render(&b->alloc, p->dialect, id, args);
     chat_peer_reply(b, p, m);
     chat_msg_unref(&b->alloc, m);
 }
@@ -150,6 +145,7 @@ void chat_peer_close(chat_broker *b, chat_peer *p, chat_close_reason reason)
         p->state = PEER_CLOSING;
         p->reason = (uint8_t)reason;
         chat_framer_clear(&p->framer);
+        chat_wait_discard(b, p); /* a waiting message dies with its sender */
     }
     if (!flushes(reason))
         drop_output(b, p);
@@ -186,11 +182,21 @@ int chat_peer_set_name(chat_broker *b, chat_peer *p, const char *name,
     return CHAT_OK;
 }
 
+void chat_peer_help(chat_broker *b, chat_peer *p)
+{
+    chat_dialect d = p->dialect;
+    if (!b->help[d] && chat_text_shown(d, CHAT_T_HELP))
+        b->help[d] = chat_text_render(&b->alloc, d, CHAT_T_HELP, NULL);
+    if (b->help[d] || chat_text_shown(d, CHAT_T_HELP))
+        chat_peer_reply(b, p, b->help[d]); /* NULL: out of memory */
+}
+
 void chat_peer_welcome(chat_broker *b, chat_peer *p)
 {
     p->bounded = 1;
-    chat_peer_reply(b, p, b->help);
-    chat_peer_replyf(b, p, "You are ", p->name, CHAT_END);
+    if (chat_dialect_of(p->dialect)->greet_help)
+        chat_peer_help(b, p);
+    chat_peer_text(b, p, CHAT_T_YOU_ARE, &(chat_targs){.n = p->name});
     p->bounded = 0;
     const char *room = b->default_room;
     if (chat_room_enter(b, p, room, strlen(room)))
@@ -204,70 +210,7 @@ void chat_peer_free(chat_broker *b, chat_peer *p)
     chat_mem_free(&b->alloc, p);
 }
 
-/* ---- input ---- */
-
-/* Framer events of one peer, executed as they complete. */
-static void rate_notice(chat_broker *b, chat_peer *p)
-{
-    if (p->rate_noticed && b->now - p->last_notice_ms < 1000)
-        return;
-    p->rate_noticed = 1;
-    p->last_notice_ms = b->now;
-    chat_peer_replyf(b, p, "You are sending too fast, slow down", CHAT_END);
-}
-
-static int on_frame(void *ctx, chat_frame_event ev, const char *line,
-                    size_t len)
-{
-    chat_peer *p = ctx;
-    chat_broker *b = p->broker;
-    if (chat_peer_done(p))
-        return 1;
-    if (ev == CHAT_FRAME_INTERRUPT) {
-        chat_peer_replyf(b, p, "Bye!", CHAT_END);
-        chat_peer_doom(b, p, CHAT_CLOSE_QUIT);
-    } else if (!chat_bucket_take(&p->bucket, b->now, b->opt.rate,
-                                 chat_burst(b))) {
-        rate_notice(b, p);
-    } else if (ev == CHAT_FRAME_TOO_LONG) {
-        chat_peer_replyf(b, p, "Messages can only be 400 bytes long", CHAT_END);
-    } else if (ev == CHAT_FRAME_NOMEM) {
-        chat_peer_nomem(b, p);
-    } else {
-        chat_line(b, p, line, len);
-    }
-    return chat_peer_done(p);
-}
-
-int chat_peer_feed(chat_broker *b, chat_peer *p, const void *data, size_t len,
-                   uint64_t now_ms)
-{
-    b->now = now_ms;
-    if (chat_peer_done(p))
-        return CHAT_ERR_STATE;
-    /* Any input counts as activity; login peers are timed from joining,
-     * so their last_input_ms stays the join time until they log in. */
-    if (p->state == PEER_ACTIVE) {
-        p->last_input_ms = now_ms;
-        chat_list_move_back(&b->idle, &p->time_link);
-    }
-    p->broker = b;
-    chat_framer_feed(&p->framer, data, len, on_frame, p);
-    chat_broker_settle(b);
-    return CHAT_OK;
-}
-
-void chat_peer_eof(chat_broker *b, chat_peer *p, uint64_t now_ms)
-{
-    b->now = now_ms;
-    if (chat_peer_done(p))
-        return;
-    p->broker = b;
-    chat_framer_finish(&p->framer, on_frame, p);
-    if (!chat_peer_done(p))
-        chat_peer_doom(b, p, CHAT_CLOSE_EOF);
-    chat_broker_settle(b);
-}
+/* ---- release and accessors ---- */
 
 void chat_peer_release(chat_broker *b, chat_peer *p, uint64_t now_ms)
 {
@@ -289,6 +232,11 @@ void chat_peer_release(chat_broker *b, chat_peer *p, uint64_t now_ms)
 }
 
 void *chat_peer_user(const chat_peer *p) { return p->user; }
+
+chat_dialect chat_peer_dialect(const chat_peer *p)
+{
+    return (chat_dialect)p->dialect;
+}
 
 const char *chat_peer_name(const chat_peer *p)
 {
@@ -334,15 +282,10 @@ void chat_peer_consume(chat_broker *b, chat_peer *p, size_t n, uint64_t now_ms)
     if (p->slow && p->out.bytes < b->opt.high_water / 2) {
         p->slow = 0;
         if (p->dropped) {
-            chat_msgb mb;
-            chat_msgb_init(&mb, &b->alloc, 64);
-            chat_msgb_str(&mb, "Server is very busy and dropped ");
-            chat_msgb_uint(&mb, p->dropped);
-            chat_msgb_str(&mb, " messages, sorry!");
-            chat_msg *m = chat_msgb_end(&mb);
+            char count[24];
+            chat_format_uint(count, p->dropped);
             p->dropped = 0;
-            chat_peer_reply(b, p, m);
-            chat_msg_unref(&b->alloc, m);
+            chat_peer_text(b, p, CHAT_T_DROPPED, &(chat_targs){.o = count});
         }
     }
     chat_broker_settle(b);

@@ -39,17 +39,23 @@ static void room_destroy(chat_broker *b, chat_room *r)
     b->stats.rooms--;
 }
 
-/* "{name} {what} {room}" to every member but p. */
-static void announce(chat_broker *b, chat_room *r, chat_peer *p,
-                     const char *what)
+void chat_room_notice(chat_broker *b, chat_room *r, chat_text kind,
+                      const chat_targs *args)
 {
     if (r->count == 0)
         return;
-    chat_msg *m = chat_msg_cat(&b->alloc, p->name, what, r->name, CHAT_END);
-    if (!m)
+    chat_line *l = chat_line_new(&b->alloc, kind, args);
+    if (!l)
         return; /* out of memory: a notice is lost, no one is harmed */
-    chat_room_broadcast(b, r, m);
-    chat_msg_unref(&b->alloc, m);
+    chat_room_relay(b, r, l, NULL);
+    chat_line_unref(&b->alloc, l);
+}
+
+/* "{name} joined/left {room}" to every member (p is not one). */
+static void announce(chat_broker *b, chat_room *r, chat_peer *p,
+                     chat_text kind)
+{
+    chat_room_notice(b, r, kind, &(chat_targs){.n = p->name, .r = r->name});
 }
 
 void chat_room_leave(chat_broker *b, chat_peer *p, int notify)
@@ -59,9 +65,10 @@ void chat_room_leave(chat_broker *b, chat_peer *p, int notify)
         return;
     chat_list_remove(&p->room_link);
     r->count--;
+    r->of_dialect[p->dialect]--;
     p->room = NULL;
     if (notify)
-        announce(b, r, p, " left ");
+        announce(b, r, p, CHAT_T_LEFT);
     if (r->count == 0)
         room_destroy(b, r);
 }
@@ -74,34 +81,83 @@ int chat_room_enter(chat_broker *b, chat_peer *p, const char *name, size_t len)
     /* Leaving may not remove r: p is not in it, so it has other members
      * or was just created with none and is kept by p joining next. */
     chat_room_leave(b, p, 1);
-    announce(b, r, p, " joined ");
+    announce(b, r, p, CHAT_T_JOINED);
     chat_list_push_back(&r->members, &p->room_link);
     r->count++;
+    r->of_dialect[p->dialect]++;
     p->room = r;
     /* The ring shrinks lazily when --history is lowered: replay only the
      * newest lines the current limit allows. */
     uint32_t kept = r->history.count;
     uint32_t from = kept > b->opt.history ? kept - b->opt.history : 0;
     p->bounded = 1;
-    for (uint32_t i = from; i < kept; i++)
-        chat_peer_reply(b, p, chat_history_at(&r->history, i));
-    chat_peer_replyf(b, p, "You joined ", r->name, CHAT_END);
+    for (uint32_t i = from; i < kept; i++) {
+        chat_line *l = chat_history_at(&r->history, i);
+        chat_msg *m = chat_line_bytes(&b->alloc, l, p->dialect);
+        if (m || chat_text_shown(p->dialect, (chat_text)l->kind))
+            chat_peer_reply(b, p, m); /* NULL: out of memory */
+    }
+    chat_peer_text(b, p, CHAT_T_YOU_JOINED, &(chat_targs){.r = r->name});
     p->bounded = 0;
     return CHAT_OK;
 }
 
-void chat_room_broadcast(chat_broker *b, chat_room *r, chat_msg *m)
+#define MEMBER(l) CHAT_CONTAINER(l, chat_peer, room_link)
+
+/* The common case: every member reads one dialect, so one rendering m
+ * serves them all and the walk is as tight as before dialects existed.
+ * Delivery never unlinks a member (closes are deferred), so the plain
+ * walk is safe. */
+static void relay_one(chat_broker *b, chat_room *r, chat_msg *m,
+                      const chat_peer *skip)
 {
-    /* Delivery never unlinks a member (closes are deferred), so the
-     * plain walk is safe. */
-    for (chat_link *l = r->members.next; l != &r->members; l = l->next)
-        chat_peer_deliver(b, CHAT_CONTAINER(l, chat_peer, room_link), m);
+    chat_link *l;
+    if (!skip) {
+        for (l = r->members.next; l != &r->members; l = l->next)
+            chat_peer_deliver(b, MEMBER(l), m);
+        return;
+    }
+    for (l = r->members.next; l != &r->members; l = l->next)
+        if (MEMBER(l) != skip)
+            chat_peer_deliver(b, MEMBER(l), m);
 }
 
-void chat_room_remember(chat_broker *b, chat_room *r, chat_msg *m)
+/* A room of several dialects: each member's rendering, made at most once
+ * per dialect. */
+static void relay_mixed(chat_broker *b, chat_room *r, chat_line *line,
+                        const chat_peer *skip)
+{
+    for (chat_link *l = r->members.next; l != &r->members; l = l->next) {
+        chat_peer *p = MEMBER(l);
+        chat_msg *m = chat_line_bytes(&b->alloc, line, p->dialect);
+        if (m && p != skip)
+            chat_peer_deliver(b, p, m);
+    }
+}
+
+void chat_room_relay(chat_broker *b, chat_room *r, chat_line *line,
+                     const chat_peer *from)
+{
+    if (r->count == 0)
+        return;
+    /* A sender whose dialect does not echo is skipped by pointer, so the
+     * walk needs no test of the dialect per member. */
+    const chat_peer *skip =
+        from && !chat_dialect_of(from->dialect)->echo ? from : NULL;
+    chat_dialect d = MEMBER(r->members.next)->dialect;
+    if (r->of_dialect[d] != r->count) {
+        relay_mixed(b, r, line, skip);
+        return;
+    }
+    chat_msg *m = chat_line_bytes(&b->alloc, line, d);
+    if (m)
+        relay_one(b, r, m, skip);
+}
+
+void chat_room_remember(chat_broker *b, chat_room *r, chat_line *l)
 {
     /* Out of memory only costs history, never the live message. */
-    (void)chat_history_push(&r->history, &b->alloc, m, b->opt.history);
+    (void)chat_history_push(&r->history, &b->alloc, l, b->opt.history);
 }
 
 void chat_room_free_all(chat_broker *b)

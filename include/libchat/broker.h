@@ -56,7 +56,53 @@ typedef enum chat_option {
     CHAT_OPT_WRITE_TIMEOUT_MS, /* backlog not moving this long: closed. 30000; 0 = off */
     CHAT_OPT_MAX_PEERS,        /* peers at once; past it, "Server is full". 0 = no cap */
     CHAT_OPT_SEED,             /* seeds the name order and hashing. Set before any join */
+    CHAT_OPT_FILTER_TIMEOUT_MS,/* a pending filter's answer: dropped after. 5000; 0 = never */
+    CHAT_OPT_FILTER_BACKLOG,   /* lines a sender may have waiting behind a pending
+                                  message; past it, "too fast". 16 */
 } chat_option;
+
+/*
+ * Dialects: how a peer's lines look and how its input reads
+ * (doc/protocol.md has a section per dialect). Peers of different dialects
+ * share rooms; each sees every line in its own dialect.
+ */
+typedef enum chat_dialect {
+    CHAT_DIALECT_CHAT = 0, /* doc/protocol.md's own: the default */
+    CHAT_DIALECT_A_CHAT,   /* the async-std book's a-chat: "name: text" DMs */
+    CHAT_DIALECT_TELEX,    /* the Telex series: "<name> text" */
+    CHAT_DIALECT_COUNT     /* how many this header knows */
+} chat_dialect;
+
+/* The dialect called name ("chat", "a-chat", "telex") into *out (may be
+ * NULL: just check). Errors: CHAT_ERR_INVALID for an unknown name. */
+CHAT_EXTERN int chat_dialect_parse(const char *name, chat_dialect *out);
+
+/* A dialect's name (static string), or NULL if d is not one. */
+CHAT_EXTERN const char *chat_dialect_name(chat_dialect d);
+
+/* "Use the default" for the int fields of chat_peer_options. */
+#define CHAT_DEFAULT (-1)
+
+/*
+ * Per-connection options for chat_broker_join_opts(). Start from
+ * CHAT_PEER_OPTIONS_INIT and change what you need: size records which
+ * fields the caller knows, so the struct can grow without an ABI break
+ * (fields past size take their defaults).
+ */
+typedef struct chat_peer_options {
+    size_t size;          /* sizeof(chat_peer_options) */
+    chat_dialect dialect; /* default CHAT_DIALECT_CHAT */
+    int login;            /* 1: the first line is the name. CHAT_DEFAULT: 1
+                             for a-chat and telex, else CHAT_OPT_LOGIN_MODE */
+    int telnet;           /* 1: consume telnet IAC sequences. CHAT_DEFAULT:
+                             on for byte streams, off for lines */
+    int lines;            /* 1: the caller feeds whole lines with
+                             chat_peer_feed_line (WebSocket text frames);
+                             0 (default): bytes with chat_peer_feed */
+} chat_peer_options;
+
+#define CHAT_PEER_OPTIONS_INIT                                                 \
+    {sizeof(chat_peer_options), CHAT_DIALECT_CHAT, CHAT_DEFAULT, CHAT_DEFAULT, 0}
 
 /* Why a peer is closing (chat_peer_close_reason). */
 typedef enum chat_close_reason {
@@ -88,6 +134,12 @@ typedef struct chat_stats {
     uint64_t deliveries; /* lines queued to outboxes, all kinds */
     uint64_t dropped;    /* lines dropped for slow consumers */
     uint64_t bytes_queued; /* bytes in all outboxes now */
+    /* Fields are only ever added here, at the end (chat_broker_stats
+     * copies as much as the caller's out_size holds). */
+    uint64_t rate_limited; /* lines refused for sending too fast */
+    uint64_t filtered;     /* messages a filter dropped or answered late */
+    uint64_t too_long;     /* lines over CHAT_MAX_LINE, discarded */
+    uint64_t bad_utf8;     /* lines refused for invalid UTF-8 */
 } chat_stats;
 
 /* ---- broker lifetime ------------------------------------------------- */
@@ -142,6 +194,17 @@ CHAT_EXTERN int chat_broker_join(chat_broker *b, void *user, uint64_t now_ms,
                                  chat_peer **out);
 
 /*
+ * chat_broker_join with per-connection options (opt NULL: the defaults,
+ * as chat_broker_join). opt is read during the call only. Errors as
+ * chat_broker_join, and CHAT_ERR_INVALID for an unknown dialect, a size
+ * too small for the first field, or fields this library does not know
+ * (past its own sizeof) that are not zero.
+ */
+CHAT_EXTERN int chat_broker_join_opts(chat_broker *b, void *user,
+                                      const chat_peer_options *opt,
+                                      uint64_t now_ms, chat_peer **out);
+
+/*
  * Bytes the peer sent. All are consumed (data stays the caller's); lines
  * are executed as they complete and may queue output for any peer. Bytes
  * after the peer starts closing are ignored. Returns CHAT_OK, or
@@ -149,6 +212,23 @@ CHAT_EXTERN int chat_broker_join(chat_broker *b, void *user, uint64_t now_ms,
  */
 CHAT_EXTERN int chat_peer_feed(chat_broker *b, chat_peer *p, const void *data,
                                size_t len, uint64_t now_ms);
+
+/*
+ * A line, or a piece of one, from a peer joined with lines = 1: one
+ * WebSocket text message, say. more non-zero means more pieces of the same
+ * line follow (a fragmented message); the line runs when a call with more
+ * 0 ends it. The broker keeps at most CHAT_MAX_LINE bytes of it: a longer
+ * line is discarded whole and answered as on a byte stream, so the caller
+ * never buffers a line itself. Bytes are the line's content: a "\n" in it
+ * does not split it (control characters are removed as in any line). Same
+ * rate limit, UTF-8 and sanitizing rules as chat_peer_feed. data stays the
+ * caller's. Returns CHAT_OK; CHAT_ERR_STATE if the peer is closing;
+ * CHAT_ERR_INVALID if it was joined for bytes (and chat_peer_feed returns
+ * CHAT_ERR_INVALID for a peer joined for lines).
+ */
+CHAT_EXTERN int chat_peer_feed_line(chat_broker *b, chat_peer *p,
+                                    const void *data, size_t len, int more,
+                                    uint64_t now_ms);
 
 /*
  * The peer's input ended (half-close or EOF). A last line without "\n" is
@@ -166,6 +246,9 @@ CHAT_EXTERN void chat_peer_release(chat_broker *b, chat_peer *p, uint64_t now_ms
 
 /* The caller's pointer given to chat_broker_join(). */
 CHAT_EXTERN void *chat_peer_user(const chat_peer *p);
+
+/* The peer's dialect (chat_peer_options). */
+CHAT_EXTERN chat_dialect chat_peer_dialect(const chat_peer *p);
 
 /*
  * The peer's name, NUL-terminated, or NULL before login. Valid until the
@@ -256,12 +339,14 @@ typedef struct chat_filter_msg {
     const char *room;   /* sender's room; for DIRECT, NULL */
     const char *text;   /* the sanitized text, not NUL-terminated */
     size_t len;         /* 1..CHAT_MAX_LINE */
+    uint64_t token;     /* names this message in chat_broker_filter_resume */
 } chat_filter_msg;
 
 typedef enum chat_filter_verdict {
     CHAT_FILTER_ALLOW = 0, /* pass the text on unchanged */
     CHAT_FILTER_DROP,      /* relay nothing; the sender is not told */
     CHAT_FILTER_REWRITE,   /* relay the text written to buf instead */
+    CHAT_FILTER_PENDING,   /* answer later: chat_broker_filter_resume(token) */
 } chat_filter_verdict;
 
 /*
@@ -269,6 +354,8 @@ typedef enum chat_filter_verdict {
  * CHAT_MAX_LINE bytes) and its length to *len. Rewritten text is sanitized
  * again (control characters removed, trimmed; invalid UTF-8 or an empty
  * result drops the message). Filters must not call back into the broker.
+ * A filter that cannot answer at once returns CHAT_FILTER_PENDING and
+ * answers later with chat_broker_filter_resume(msg->token).
  */
 typedef chat_filter_verdict (*chat_filter_fn)(void *ctx,
                                               const chat_filter_msg *msg,
@@ -286,6 +373,24 @@ CHAT_EXTERN int chat_broker_add_filter(chat_broker *b, chat_filter_fn fn,
 /* Remove the first filter with this fn and ctx. Errors: CHAT_ERR_NOT_FOUND. */
 CHAT_EXTERN int chat_broker_remove_filter(chat_broker *b, chat_filter_fn fn,
                                           void *ctx);
+
+/*
+ * The answer to a filter that returned CHAT_FILTER_PENDING for msg->token:
+ * verdict ALLOW, DROP or REWRITE (text, len: the new text, copied; as a
+ * filter's buf). The message then goes on through the filters after that
+ * one and is relayed (or dropped) now; the sender's lines that waited
+ * behind it run next, in order. While a message waits, its sender's later
+ * lines wait too (at most CHAT_OPT_FILTER_BACKLOG; others get "too fast"),
+ * other senders are not slowed, and after CHAT_OPT_FILTER_TIMEOUT_MS the
+ * message is dropped and its sender told (chat_broker_tick). Errors:
+ * CHAT_ERR_NOT_FOUND if no message waits under token (answered already,
+ * timed out, or its sender left: the answer is then ignored),
+ * CHAT_ERR_INVALID for another verdict.
+ */
+CHAT_EXTERN int chat_broker_filter_resume(chat_broker *b, uint64_t token,
+                                          chat_filter_verdict verdict,
+                                          const char *text, size_t len,
+                                          uint64_t now_ms);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,184 @@
+/* Messages waiting for a filter's answer, and the lines behind them; see
+ * wait.h. */
+#include <string.h>
+
+#include "alloc.h"
+#include "broker_int.h"
+
+static void set_key(chat_wait *w, uint64_t token)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    w->token = token;
+    for (int i = 0; i < 16; i++)
+        w->key[i] = hex[(token >> (60 - 4 * i)) & 0xf];
+    w->key[16] = '\0';
+}
+
+static chat_wait *wait_of(chat_broker *b, chat_peer *p)
+{
+    if (!p->wait) {
+        p->wait = chat_mem_calloc(&b->alloc, 1, sizeof(chat_wait));
+        if (p->wait) {
+            p->wait->peer = p;
+            chat_list_init(&p->wait->link);
+        }
+    }
+    return p->wait;
+}
+
+/* Deadlines are now + one timeout, so appending keeps the list sorted
+ * unless the option was lowered meanwhile: walk back past later ones. */
+static void schedule(chat_broker *b, chat_wait *w)
+{
+    chat_link *at = b->wait_list.prev;
+
+    w->due = b->opt.filter_ms ? b->now + b->opt.filter_ms : CHAT_NO_DEADLINE;
+    while (at != &b->wait_list &&
+           CHAT_CONTAINER(at, chat_wait, link)->due > w->due)
+        at = at->prev;
+    w->link.prev = at;
+    w->link.next = at->next;
+    at->next->prev = &w->link;
+    at->next = &w->link;
+}
+
+int chat_wait_start(chat_broker *b, chat_peer *p, uint64_t token,
+                    chat_msg_kind kind, uint32_t next_filter, const char *names,
+                    size_t names_len, const char *text, size_t text_len)
+{
+    chat_wait *w = wait_of(b, p);
+    if (!w)
+        return -1;
+    set_key(w, token);
+    if (chat_map_insert(&b->waits, &b->alloc, w))
+        return -1;
+    w->pending = 1;
+    w->kind = (uint8_t)kind;
+    w->next_filter = next_filter;
+    w->names_len = (uint16_t)names_len;
+    if (names_len)
+        memcpy(w->names, names, names_len);
+    w->names[names_len] = '\0';
+    w->text_len = (uint16_t)text_len;
+    memcpy(w->text, text, text_len);
+    schedule(b, w);
+    return 0;
+}
+
+int chat_wait_hold(chat_broker *b, chat_peer *p, const char *line, size_t len)
+{
+    chat_wait *w = p->wait;
+    if (w->held_count >= b->opt.filter_backlog)
+        return -1;
+    if (w->held_count == w->held_cap) {
+        uint32_t cap = w->held_cap ? 2 * w->held_cap : 4;
+        chat_msg **v = chat_mem_alloc(&b->alloc, cap * sizeof(*v));
+        if (!v)
+            return -1;
+        for (uint32_t i = 0; i < w->held_count; i++)
+            v[i] = w->held[(w->held_head + i) % w->held_cap];
+        chat_mem_free(&b->alloc, w->held);
+        w->held = v;
+        w->held_cap = cap;
+        w->held_head = 0;
+    }
+    chat_msgb mb;
+    chat_msgb_init(&mb, &b->alloc, len + 1);
+    chat_msgb_add(&mb, line, len);
+    chat_msg *m = chat_msgb_end(&mb); /* the "\n" it adds is not replayed */
+    if (!m)
+        return -1;
+    w->held[(w->held_head + w->held_count++) % w->held_cap] = m;
+    return 0;
+}
+
+void chat_wait_hold_eof(chat_peer *p) { p->wait->eof = 1; }
+
+/* The message no longer waits (answered, late, or its sender leaving). */
+static void stop_waiting(chat_broker *b, chat_wait *w)
+{
+    if (!w->pending)
+        return;
+    w->pending = 0;
+    chat_map_remove(&b->waits, &b->alloc, w);
+    chat_list_remove(&w->link);
+}
+
+void chat_wait_discard(chat_broker *b, chat_peer *p)
+{
+    chat_wait *w = p->wait;
+    if (!w)
+        return;
+    stop_waiting(b, w);
+    for (uint32_t i = 0; i < w->held_count; i++)
+        chat_msg_unref(&b->alloc, w->held[(w->held_head + i) % w->held_cap]);
+    chat_mem_free(&b->alloc, w->held);
+    chat_mem_free(&b->alloc, w);
+    p->wait = NULL;
+}
+
+/* Run the lines held behind the message that stopped waiting, until one
+ * of them waits in turn; then close p if its input had ended, and free
+ * the wait once it holds nothing. */
+static void run_held(chat_broker *b, chat_wait *w)
+{
+    chat_peer *p = w->peer;
+    while (!w->pending && w->held_count && !chat_peer_done(p)) {
+        chat_msg *m = w->held[w->held_head];
+        w->held_head = (w->held_head + 1) % w->held_cap;
+        w->held_count--;
+        chat_peer_line(b, p, m->data, m->len - 1);
+        chat_msg_unref(&b->alloc, m);
+    }
+    if (w->pending)
+        return;
+    int eof = w->eof;
+    chat_wait_discard(b, p);
+    if (eof && !chat_peer_done(p))
+        chat_peer_doom(b, p, CHAT_CLOSE_EOF);
+}
+
+int chat_broker_filter_resume(chat_broker *b, uint64_t token,
+                              chat_filter_verdict verdict, const char *text,
+                              size_t len, uint64_t now_ms)
+{
+    char key[CHAT_NAME_MAX + 1];
+    chat_wait probe;
+    if (!b || (verdict != CHAT_FILTER_ALLOW && verdict != CHAT_FILTER_DROP &&
+               verdict != CHAT_FILTER_REWRITE))
+        return CHAT_ERR_INVALID;
+    set_key(&probe, token);
+    memcpy(key, probe.key, sizeof(key));
+    chat_wait *w = chat_map_find(&b->waits, key);
+    if (!w)
+        return CHAT_ERR_NOT_FOUND;
+    b->now = now_ms;
+    stop_waiting(b, w);
+    chat_message_resume(b, w, verdict, text, len);
+    if (!chat_peer_done(w->peer))
+        run_held(b, w);
+    chat_broker_settle(b);
+    return CHAT_OK;
+}
+
+void chat_waits_expire(chat_broker *b, uint64_t now_ms)
+{
+    chat_link *l;
+    while ((l = chat_list_first(&b->wait_list))) {
+        chat_wait *w = CHAT_CONTAINER(l, chat_wait, link);
+        if (w->due > now_ms)
+            break;
+        stop_waiting(b, w);
+        b->stats.filtered++;
+        chat_peer_text(b, w->peer, CHAT_T_FILTER_LATE, NULL);
+        if (!chat_peer_done(w->peer))
+            run_held(b, w);
+    }
+}
+
+uint64_t chat_waits_deadline(const chat_broker *b)
+{
+    const chat_link *l = chat_list_first(&b->wait_list);
+    return l ? CHAT_CONTAINER(l, chat_wait, link)->due : CHAT_NO_DEADLINE;
+}
