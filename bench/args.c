@@ -14,16 +14,20 @@
 #endif
 
 static const char usage_text[] =
-    "Usage: chat-bench [-h HOST] [-p PORT] [--clients N] [--rooms K]\n"
-    "                  [--senders S] [--messages M] [--size BYTES]\n"
-    "                  [--rate PER_SENDER_PER_S | --window W] [--duration S]\n"
-    "                  [--json]\n"
+    "Usage: chat-bench [--target chatd|redis] [-h HOST] [-p PORT]\n"
+    "                  [--clients N] [--rooms K] [--senders S] [--messages M]\n"
+    "                  [--size BYTES] [--rate PER_SENDER_PER_S | --window W]\n"
+    "                  [--ack server|receivers] [--duration S]\n"
+    "                  [--server-pid PID] [--settle S] [--json]\n"
     "       chat-bench --bots [-h HOST] [-p PORT] [--clients N] [--rooms K]\n"
     "                  [--rate ACTIONS_PER_S] [--duration S] [--json]\n"
-    "Load generator and bot driver for chatd's line protocol.\n"
+    "Load generator and bot driver for chatd's line protocol; the same load\n"
+    "against redis-server's pub/sub, to compare the two.\n"
     "\n"
+    "      --target T         chatd (default), or redis: receivers SUBSCRIBE to\n"
+    "                         their room's channel, senders PUBLISH to it\n"
     "  -h, --host HOST        server name or address (default 127.0.0.1)\n"
-    "  -p, --port PORT        server port (default 4242)\n"
+    "  -p, --port PORT        server port (default 4242; 6379 for redis)\n"
     "      --clients N        connections (default 10)\n"
     "      --rooms K          rooms room1..roomK, clients round-robin (default 1;\n"
     "                         3 with --bots)\n"
@@ -33,11 +37,19 @@ static const char usage_text[] =
     "      --size BYTES       bytes of each message, 48-400 (default 64)\n"
     "      --rate R           each sender sends R messages a second (open loop)\n"
     "      --window W         without --rate: each sender keeps at most W\n"
-    "                         messages unacknowledged by its echo (default 16)\n"
+    "                         messages unacknowledged (default 16)\n"
+    "      --ack A            with --window, what acknowledges a message:\n"
+    "                         server (default: chatd's echo, redis's PUBLISH\n"
+    "                         reply) or receivers (every receiver in the room\n"
+    "                         has it: at most S x W messages queued anywhere)\n"
     "      --duration S       stop sending after S seconds (--bots: run S seconds)\n"
     "      --drain-timeout S  end the drain after S seconds without progress\n"
     "                         (default 5)\n"
     "      --concurrency N    connection setups in flight at once (default 100)\n"
+    "      --settle S         once all are in, wait for S seconds of quiet\n"
+    "                         before sending (default 0.2)\n"
+    "      --server-pid PID   report the server's CPU time per delivery and its\n"
+    "                         memory per connection (from /proc)\n"
     "      --json             print the report as one JSON object\n"
     "      --bots             simulated users chatting, renaming and changing\n"
     "                         rooms, until Ctrl-C or --duration; --rate is each\n"
@@ -65,6 +77,10 @@ enum long_only {
     OPT_BOTS,
     OPT_SEED,
     OPT_HELP,
+    OPT_TARGET,
+    OPT_ACK,
+    OPT_SERVER_PID,
+    OPT_SETTLE,
 };
 
 static const struct option long_opts[] = {
@@ -84,6 +100,10 @@ static const struct option long_opts[] = {
     {"bots", no_argument, NULL, OPT_BOTS},
     {"seed", required_argument, NULL, OPT_SEED},
     {"help", no_argument, NULL, OPT_HELP},
+    {"target", required_argument, NULL, OPT_TARGET},
+    {"ack", required_argument, NULL, OPT_ACK},
+    {"server-pid", required_argument, NULL, OPT_SERVER_PID},
+    {"settle", required_argument, NULL, OPT_SETTLE},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
 };
@@ -165,7 +185,7 @@ static void set_defaults(struct bench_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->host = "127.0.0.1";
-    o->port = "4242";
+    o->port = NULL; /* by target, once the options are read */
     o->clients = 10;
     o->rooms = 1;
     o->senders = 1;
@@ -174,6 +194,7 @@ static void set_defaults(struct bench_opts *o)
     o->window = 16;
     o->drain_timeout = 5;
     o->concurrency = 100;
+    o->settle = 0.2;
 }
 
 /* Which long options were given (bit ch - 256), for the checks that
@@ -214,7 +235,37 @@ static const struct {
      "--duration must be a number of seconds above 0, not"},
     {OPT_DRAIN, offsetof(struct bench_opts, drain_timeout), 3600,
      "--drain-timeout must be seconds above 0, up to 3600, not"},
+    {OPT_SETTLE, offsetof(struct bench_opts, settle), 60,
+     "--settle must be seconds above 0, up to 60, not"},
 };
+
+/* Options whose value is a word, or a process id. */
+static int take_word(struct bench_opts *o, int ch, const char *arg, FILE *err)
+{
+    uint64_t pid;
+
+    switch (ch) {
+    case OPT_TARGET:
+        if (strcmp(arg, "chatd") != 0 && strcmp(arg, "redis") != 0)
+            return usage_error(err, "--target must be chatd or redis, not", arg);
+        o->target = arg[0] == 'r' ? BENCH_TARGET_REDIS : BENCH_TARGET_CHATD;
+        return 0;
+    case OPT_ACK:
+        if (strcmp(arg, "server") != 0 && strcmp(arg, "receivers") != 0)
+            return usage_error(err, "--ack must be server or receivers, not",
+                               arg);
+        o->ack = arg[0] == 'r' ? BENCH_ACK_RECEIVERS : BENCH_ACK_SERVER;
+        return 0;
+    case OPT_SERVER_PID:
+        if (parse_u64(arg, 1, 0x7fffffff, &pid) < 0)
+            return usage_error(err, "--server-pid must be a process id, not",
+                               arg);
+        o->server_pid = (long)pid;
+        return 0;
+    default:
+        return usage_error(err, "unknown option", arg);
+    }
+}
 
 /* Options with a value but no table entry. */
 static int take_other(struct bench_opts *o, int ch, char *arg, FILE *err)
@@ -239,7 +290,7 @@ static int take_other(struct bench_opts *o, int ch, char *arg, FILE *err)
             return usage_error(err, "--seed must be a number above 0, not", arg);
         return 0;
     default:
-        return usage_error(err, "unknown option", arg);
+        return take_word(o, ch, arg, err);
     }
 }
 
@@ -264,13 +315,17 @@ static int take_value(struct bench_opts *o, int ch, char *arg, FILE *err)
 static int check_bots(struct bench_opts *o, unsigned given, FILE *err)
 {
     static const int load_only[] = {OPT_SENDERS, OPT_MESSAGES, OPT_SIZE,
-                                    OPT_WINDOW};
+                                    OPT_WINDOW, OPT_ACK, OPT_SERVER_PID,
+                                    OPT_SETTLE};
     static const char *const names[] = {"--senders", "--messages", "--size",
-                                        "--window"};
+                                        "--window", "--ack", "--server-pid",
+                                        "--settle"};
 
     for (size_t i = 0; i < sizeof load_only / sizeof *load_only; i++)
         if (given & GIVEN(load_only[i]))
             return usage_error(err, "--bots takes no", names[i]);
+    if (o->target == BENCH_TARGET_REDIS) /* bots speak chatd's commands */
+        return usage_error(err, "--bots cannot", "--target redis");
     if (!(given & GIVEN(OPT_ROOMS)))
         o->rooms = 3;
     if (!(given & GIVEN(OPT_RATE)))
@@ -285,6 +340,9 @@ static int check_load(struct bench_opts *o, unsigned given, FILE *err)
     if ((given & GIVEN(OPT_RATE)) && (given & GIVEN(OPT_WINDOW)))
         return usage_error(err, "use --rate or --window, not both:",
                            "--window");
+    /* Open-loop pacing has no window for the acknowledgements to open. */
+    if ((given & GIVEN(OPT_RATE)) && o->ack == BENCH_ACK_RECEIVERS)
+        return usage_error(err, "--rate cannot take", "--ack receivers");
     if (o->senders > o->clients) {
         char num[32];
 
@@ -309,6 +367,8 @@ static int check_combination(struct bench_opts *o, unsigned given, FILE *err)
         snprintf(num, sizeof num, "%u", o->rooms);
         return usage_error(err, "--rooms cannot exceed --clients:", num);
     }
+    if (!o->port)
+        o->port = o->target == BENCH_TARGET_REDIS ? "6379" : "4242";
     return BENCH_ARGS_RUN;
 }
 

@@ -6,7 +6,10 @@
  *   hist.c     log-linear latency histogram
  *   payload.c  the benchmark message: writing it, reading it back,
  *              per-sender order tracking
+ *   resp.c     --target redis: the RESP replies, read line by line
+ *   proc.c     --server-pid: the server's CPU time and memory from /proc
  *   net.c      connections: connect, read lines, write, the setup into rooms
+ *   redis.c    --target redis: the setup, PUBLISH, and the replies
  *   load.c     load mode: pacing, accounting, drain
  *   bots.c     --bots mode: simulated users
  *   report.c   progress line and the final report (text or JSON)
@@ -23,9 +26,26 @@
 
 /* ---- command line (args.c) ---------------------------------------------- */
 
+enum bench_target {
+    BENCH_TARGET_CHATD, /* chatd's line protocol: rooms, echoes */
+    BENCH_TARGET_REDIS, /* redis-server pub/sub: channels, no echoes */
+};
+
+/* When a sender's message stops counting against its --window. */
+enum bench_ack {
+    BENCH_ACK_SERVER,    /* the server's answer: chatd's echo, redis's
+                            PUBLISH reply */
+    BENCH_ACK_RECEIVERS, /* every receiver in the room has it */
+};
+
 struct bench_opts {
     const char *host;        /* default 127.0.0.1 */
-    const char *port;        /* decimal 1..65535; default 4242 */
+    const char *port;        /* decimal 1..65535; default 4242 (chatd),
+                                6379 (redis) */
+    enum bench_target target;
+    enum bench_ack ack;
+    long server_pid;         /* --server-pid; 0: none */
+    double settle;           /* seconds of quiet after the setup */
     unsigned clients;        /* connections (bots in --bots) */
     unsigned rooms;          /* rooms the clients are spread over */
     unsigned senders;        /* clients that send (load mode) */
@@ -94,6 +114,9 @@ size_t bench_payload_write(char *buf, size_t size, const struct bench_msg *m);
 /* 1 if line (len bytes, no terminator) is "{name}: " followed by a
  * benchmark text, filling *m; 0 for any other line. */
 int bench_payload_parse(const char *line, size_t len, struct bench_msg *m);
+/* The same for a bare benchmark text (a redis message's payload). */
+int bench_payload_parse_text(const char *text, size_t len,
+                             struct bench_msg *m);
 
 /* What one receiver has seen from one sender. */
 struct bench_seq {
@@ -112,6 +135,55 @@ enum bench_seq_result bench_seq_track(struct bench_seq *st, uint32_t seq);
 /* Decimal digits of v written at p (no NUL); returns how many. */
 size_t bench_put_u64(char *p, uint64_t v);
 
+/* ---- RESP replies, read line by line (resp.c) ---------------------------- */
+
+/*
+ * The replies of redis pub/sub are flat: simple strings, errors, integers,
+ * bulk strings, and arrays of those. Every line the framer splits off
+ * (CRLF removed) goes through bench_resp_line, which says what it
+ * completed. Bulk strings must hold no line break; chat-bench's channels
+ * and payloads never do, and anything else is reported as BENCH_RESP_BAD.
+ */
+enum bench_resp_kind {
+    BENCH_RESP_NONE,       /* part of a reply: nothing to act on yet */
+    BENCH_RESP_STATUS,     /* +TEXT (data: TEXT) */
+    BENCH_RESP_ERROR,      /* -TEXT (data: TEXT) */
+    BENCH_RESP_INTEGER,    /* :N (value), at top level */
+    BENCH_RESP_SUBSCRIBED, /* ["subscribe", channel, n] (data: channel) */
+    BENCH_RESP_MESSAGE,    /* ["message", channel, payload] (data: payload) */
+    BENCH_RESP_OTHER,      /* any other reply, or a part of one */
+    BENCH_RESP_BAD,        /* not RESP as chat-bench reads it */
+};
+
+/* What one line completed; data is valid only until the next line. */
+struct bench_resp_event {
+    const char *data;
+    size_t len;
+    long long value;
+};
+
+/* The reader's state between lines; all zero to start. */
+struct bench_resp {
+    long long items;    /* elements still due in the current array */
+    long long bulk;     /* bytes of the bulk string on the next line,
+                           or 0 when the next line is a type line */
+    int in_bulk;        /* the next line is a bulk string's bytes */
+    unsigned index;     /* element number in the current array */
+    int what;           /* what the array is, from its first element */
+};
+
+enum bench_resp_kind bench_resp_line(struct bench_resp *r, const char *line,
+                                     size_t len, struct bench_resp_event *ev);
+
+/* ---- the server process (proc.c) ------------------------------------------ */
+
+/* The CPU time (user + system, all threads) and resident memory of a
+ * process, from /proc; 0, or -1 if it cannot be read. */
+int bench_proc_read(long pid, double *cpu_s, long *rss_kib);
+/* Seconds the whole machine's CPUs were busy since boot, from /proc/stat;
+ * -1 if unknown. */
+double bench_machine_busy_s(void);
+
 /* ---- the generator -------------------------------------------------------- */
 
 struct event_base;
@@ -123,7 +195,8 @@ enum bench_conn_state {
     CONN_NEW,        /* not started */
     CONN_CONNECTING, /* TCP connect in progress */
     CONN_GREETING,   /* reading the greeting up to "You joined ..." */
-    CONN_JOINING,    /* sent /join, waiting for "You joined ROOM" */
+    CONN_JOINING,    /* sent /join (redis: SUBSCRIBE or PING), waiting
+                        for the answer */
     CONN_READY,      /* in its room */
     CONN_CLOSED,
 };
@@ -150,6 +223,7 @@ struct bench_conn {
     struct bench_seq *from;      /* load: by index of the sender in my room */
     struct bench_sender *sender; /* load: non-NULL if this client sends */
     struct bench_bot *bot;       /* --bots */
+    struct bench_resp resp;      /* --target redis: the reply being read */
     char name[CHAT_NAME_MAX + 8]; /* from "You are X" (and renames) */
     char last_line[96];          /* last line that was not chat, for errors */
 };
@@ -157,10 +231,16 @@ struct bench_conn {
 struct bench_sender {
     struct bench_conn *conn;
     unsigned index;          /* sender id: conn->id */
-    unsigned members;        /* clients in its room, itself included */
+    unsigned due;            /* deliveries due per message: the room's other
+                                members (chatd), its subscribers (redis) */
+    unsigned receivers;      /* clients in its room that do not send */
     uint32_t sent;           /* messages sent (last sequence number) */
-    uint32_t acked;          /* highest echo seen, or settled by a stall */
+    uint32_t acked;          /* every message up to here is acknowledged
+                                (--ack), or settled by a stall */
     uint32_t echoed;         /* distinct echoes received */
+    uint32_t replies;        /* redis: PUBLISH replies received */
+    uint32_t *got;           /* --ack receivers: receivers that have
+                                message q, at [q % window] */
     struct bench_seq echo;   /* order of its own echoes */
     uint32_t too_fast;       /* "You are sending too fast" received */
     int excused;             /* a notice explains missing echoes */
@@ -180,6 +260,8 @@ struct bench_counts {
     uint64_t sent;         /* messages written by the senders */
     uint64_t deliveries;   /* distinct messages received by room members
                               other than their sender */
+    uint64_t receiver_deliveries; /* those received by clients that do not
+                                     send: the count both targets share */
     uint64_t echoes;       /* distinct messages received back by the sender */
     uint64_t dropped;      /* sum of the n in the server's dropped notices */
     uint64_t too_fast;     /* "You are sending too fast" lines */
@@ -230,6 +312,13 @@ struct bench {
     double cpu_user0, cpu_sys0, cpu_user, cpu_sys;
     int stalled;                /* ended by the drain timeout */
 
+    /* --server-pid: the server as /proc sees it */
+    long srv_rss_start, srv_rss_idle;  /* KiB: before connecting; once the
+                                          setup has settled */
+    double srv_cpu0, srv_cpu1;         /* over the sending phase */
+    uint64_t sample_end_ns;            /* when the end was sampled */
+    double busy0, busy1;               /* the machine's, same interval */
+
     /* bots mode (bots.c) */
     struct bench_botstate *bots;
 };
@@ -259,6 +348,18 @@ void bench_room_name(const struct bench *b, unsigned i, char *buf,
                      size_t size);
 /* Remember a line for error messages. */
 void bench_note_line(struct bench_conn *c, const char *line, size_t len);
+/* A client is in its room (redis: subscribed, or answered PING). */
+void bench_conn_ready(struct bench_conn *c);
+
+/* ---- redis.c -------------------------------------------------------------- */
+
+/* Connected: SUBSCRIBE to the room's channel, or PING for a sender. */
+void bench_redis_start(struct bench_conn *c);
+/* One line from the server. */
+void bench_redis_line(struct bench_conn *c, const char *line, size_t len);
+/* Queue one PUBLISH of a benchmark text of size bytes; returns where the
+ * text goes (size bytes), or NULL after a fatal error. */
+char *bench_redis_publish(struct bench_conn *c, size_t size);
 
 /* ---- load.c --------------------------------------------------------------- */
 
@@ -271,7 +372,11 @@ struct bench_result {
     uint64_t expected_deliveries, expected_echoes;
     uint64_t lost;              /* expected - received - dropped, at least 0 */
     double deliveries_per_s, messages_per_s;
+    double receiver_deliveries_per_s;
     double cpu_user_s, cpu_sys_s, cpu_pct;
+    /* --server-pid; server_ns_per_delivery and other_cpu_pct are -1 when
+       there is nothing to divide by */
+    double server_cpu_s, server_ns_per_delivery, other_cpu_pct;
     uint64_t p50, p99, p999, max, mean; /* latency, ns */
 };
 
@@ -280,9 +385,15 @@ void bench_load_result(const struct bench *b, struct bench_result *r);
 int bench_load_init(struct bench *b);
 void bench_load_start(struct bench *b);     /* every client joined */
 void bench_load_line(struct bench_conn *c, const char *line, size_t len);
+/* A benchmark message received (redis: a message's payload). */
+void bench_load_payload(struct bench_conn *c, const struct bench_msg *m);
+/* redis: a sender's PUBLISH was answered. */
+void bench_load_publish_reply(struct bench_conn *c);
 void bench_load_tick(struct bench *b);
 void bench_load_stop_sending(struct bench *b); /* --duration or a signal */
 void bench_load_finish(struct bench *b);
+/* An error ended the run early: take the end figures now. */
+void bench_load_cut_short(struct bench *b);
 void bench_load_free(struct bench *b);
 
 /* ---- bots.c --------------------------------------------------------------- */

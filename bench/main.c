@@ -26,12 +26,13 @@
  */
 #define NUDGE_S 2
 /*
- * Once every client is in, the senders wait for SETTLE_MS of silence (at
- * most SETTLE_MAX_S): the join notices still on their way, and the dropped
- * notices of clients that were slow during the join storm, then arrive
- * before the first message and are not mixed into its accounting.
+ * Once every client is in, the senders wait for --settle seconds of
+ * silence (at most SETTLE_MAX_S plus ten times that): the join notices
+ * still on their way, and the dropped notices of clients that were slow
+ * during the join storm, then arrive before the first message and are not
+ * mixed into its accounting; and a server that gives memory back once it
+ * is quiet has done so when --server-pid reads its size.
  */
-#define SETTLE_MS 200
 #define SETTLE_MAX_S 10
 
 void bench_done(struct bench *b)
@@ -115,8 +116,11 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     if (b->ticks % (1000 / TICK_MS) == 0)
         keepalive(b);
     if (b->settling && b->phase == PHASE_SETUP) {
-        if (b->now_ns - b->last_rx_ns >= SETTLE_MS * 1000000ull ||
-            b->now_ns - b->setup_end_ns >= SETTLE_MAX_S * 1000000000ull) {
+        double quiet = (double)(b->now_ns - b->last_rx_ns) / 1e9;
+        double waited = (double)(b->now_ns - b->setup_end_ns) / 1e9;
+
+        if (quiet >= b->opt.settle ||
+            waited >= SETTLE_MAX_S + 10 * b->opt.settle) {
             b->settling = 0;
             bench_load_start(b);
         }
@@ -179,8 +183,23 @@ static int add_timer(struct bench *b, struct event **ev, short flags,
     return *ev && event_add(*ev, &tv) == 0 ? 0 : -1;
 }
 
+/* --server-pid: the server's size before the first client. */
+static int server_check(struct bench *b)
+{
+    double cpu;
+
+    if (!b->opt.server_pid ||
+        bench_proc_read(b->opt.server_pid, &cpu, &b->srv_rss_start) == 0)
+        return 0;
+    bench_fatal(b, "cannot read /proc/%ld: no such process, or not Linux",
+                b->opt.server_pid);
+    return -1;
+}
+
 static int start(struct bench *b, struct event **sigs)
 {
+    if (server_check(b) < 0)
+        return 0; /* the error is printed; nothing to run */
     b->conns = calloc(b->opt.clients, sizeof *b->conns);
     if (!b->conns)
         return -1;
@@ -218,10 +237,7 @@ static void report(struct bench *b)
     }
     if (b->start_ns == 0)
         return; /* never got to send */
-    if (b->phase != PHASE_DONE) { /* an error cut the run short */
-        b->end_ns = b->last_progress_ns;
-        bench_cpu(&b->cpu_user, &b->cpu_sys);
-    }
+    bench_load_cut_short(b); /* if an error did */
     bench_report_load(b, stdout);
 }
 

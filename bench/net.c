@@ -7,8 +7,9 @@
  * of the host in turn); the rest follow it, at most --concurrency setups
  * at a time. A setup reads the greeting up to "You joined {room}", sends
  * "/join ROOM" unless that is already the client's room, and ends at
- * "You joined ROOM". Output is queued per connection and written once per
- * read callback or timer pass, so a sender's burst is one write.
+ * "You joined ROOM" (redis: redis.c). Output is queued per connection and
+ * written once per read callback or timer pass, so a sender's burst is one
+ * write.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -233,7 +234,7 @@ static void conn_lost(struct bench_conn *c, int err)
 
 /* ---- the setup --------------------------------------------------------- */
 
-static void ready(struct bench_conn *c)
+void bench_conn_ready(struct bench_conn *c)
 {
     struct bench *b = c->b;
 
@@ -278,7 +279,7 @@ static void setup_line(struct bench_conn *c, const char *line, size_t len)
     }
     if (names_room(c, line, len, "You joined ") ||
         (c->state == CONN_JOINING && names_room(c, line, len, "You are in "))) {
-        ready(c);
+        bench_conn_ready(c);
         return;
     }
     if (c->state == CONN_GREETING && bench_line_starts(line, len, "You joined ")) {
@@ -300,7 +301,9 @@ static int on_frame(void *arg, chat_frame_event ev, const char *line,
 
     if (ev != CHAT_FRAME_LINE)
         return c->b->fatal;
-    if (c->state != CONN_READY)
+    if (c->b->opt.target == BENCH_TARGET_REDIS)
+        bench_redis_line(c, line, len);
+    else if (c->state != CONN_READY)
         setup_line(c, line, len);
     else if (c->b->opt.bots)
         bench_bot_line(c, line, len);
@@ -358,6 +361,10 @@ static void on_connect(evutil_socket_t fd, short what, void *arg)
     }
     c->state = CONN_GREETING;
     c->last_send_ns = b->now_ns = bench_now_ns();
+    if (b->opt.target == BENCH_TARGET_REDIS) { /* redis does not greet */
+        bench_redis_start(c);
+        bench_flush(c);
+    }
     if (b->probing) { /* this address works: everyone uses it */
         b->probing = 0;
         bench_connect_more(b);

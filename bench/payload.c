@@ -5,9 +5,10 @@
  *
  *     @cb/SID/SEQ/TNS/xxxxxxxx...      (exactly --size bytes)
  *
- * Receivers get it as "{name}: {text}". Parsing is on the generator's hot
- * path (one call per received line), so it is hand-written: find the ": ",
- * check the tag, read three decimal numbers.
+ * chatd's receivers get it as "{name}: {text}", redis's as a message's
+ * payload. Parsing is on the generator's hot path (one call per received
+ * line), so it is hand-written: find the ": ", check the tag, read three
+ * decimal numbers.
  */
 #include <string.h>
 
@@ -77,24 +78,14 @@ static int get_num(const char **p, const char *end, uint64_t max, uint64_t *v)
     return 0;
 }
 
-int bench_payload_parse(const char *line, size_t len, struct bench_msg *m)
+int bench_payload_parse_text(const char *text, size_t len,
+                             struct bench_msg *m)
 {
-    /* A name is at most CHAT_NAME_MAX characters (a few more for the
-     * numbered fallback), so the ": " is near the start if anywhere. */
-    size_t scan = len < CHAT_NAME_MAX + 12 ? len : CHAT_NAME_MAX + 12;
-    const char *colon = memchr(line, ':', scan);
-    const char *p, *end = line + len;
+    const char *p = text + TAG_LEN, *end = text + len;
     uint64_t sid, seq, t;
 
-    if (!colon || colon == line || (size_t)(end - colon) < 2 + TAG_LEN ||
-        colon[1] != ' ' || memcmp(colon + 2, tag, TAG_LEN) != 0)
-        return 0;
-    /* "from bob: ..." is a direct message, not the room's chat. */
-    for (p = line; p < colon; p++)
-        if (!name_char(*p))
-            return 0;
-    p = colon + 2 + TAG_LEN;
-    if (get_num(&p, end, UINT32_MAX, &sid) < 0 ||
+    if (len < TAG_LEN || memcmp(text, tag, TAG_LEN) != 0 ||
+        get_num(&p, end, UINT32_MAX, &sid) < 0 ||
         get_num(&p, end, UINT32_MAX, &seq) < 0 ||
         get_num(&p, end, UINT64_MAX, &t) < 0)
         return 0;
@@ -102,6 +93,24 @@ int bench_payload_parse(const char *line, size_t len, struct bench_msg *m)
     m->seq = (uint32_t)seq;
     m->t_ns = t;
     return 1;
+}
+
+int bench_payload_parse(const char *line, size_t len, struct bench_msg *m)
+{
+    /* A name is at most CHAT_NAME_MAX characters (a few more for the
+     * numbered fallback), so the ": " is near the start if anywhere. */
+    size_t scan = len < CHAT_NAME_MAX + 12 ? len : CHAT_NAME_MAX + 12;
+    const char *colon = memchr(line, ':', scan);
+    const char *end = line + len;
+
+    if (!colon || colon == line || (size_t)(end - colon) < 2 + TAG_LEN ||
+        colon[1] != ' ')
+        return 0;
+    /* "from bob: ..." is a direct message, not the room's chat. */
+    for (const char *p = line; p < colon; p++)
+        if (!name_char(*p))
+            return 0;
+    return bench_payload_parse_text(colon + 2, (size_t)(end - colon - 2), m);
 }
 
 /*

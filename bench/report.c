@@ -84,36 +84,74 @@ static unsigned long long u(uint64_t v)
     return (unsigned long long)v;
 }
 
+static const char *target_name(const struct bench *b)
+{
+    return b->opt.target == BENCH_TARGET_REDIS ? "redis" : "chatd";
+}
+
+/* A figure, or null when there was nothing to divide by. */
+static void json_num(FILE *out, const char *key, double v, int decimals)
+{
+    fprintf(out, "\"%s\": ", key);
+    if (v < 0)
+        fputs("null", out);
+    else
+        fprintf(out, "%.*f", decimals, v);
+    fputs(", ", out);
+}
+
+/* --server-pid figures; without it the keys are there, null. */
+static void json_server(const struct bench *b, const struct bench_result *r,
+                        FILE *out)
+{
+    int pid = b->opt.server_pid != 0;
+
+    json_num(out, "server_cpu_s", pid ? r->server_cpu_s : -1, 3);
+    json_num(out, "server_ns_per_delivery", r->server_ns_per_delivery, 1);
+    json_num(out, "server_rss_kib_start", pid ? (double)b->srv_rss_start : -1,
+             0);
+    json_num(out, "server_rss_kib_idle", pid ? (double)b->srv_rss_idle : -1,
+             0);
+    json_num(out, "other_cpu_pct", r->other_cpu_pct, 1);
+}
+
 static void json_load(const struct bench *b, const struct bench_result *r,
                       FILE *out)
 {
     const struct bench_counts *n = &b->n;
 
-    fprintf(out, "{\"mode\": \"load\", \"clients\": %u, \"rooms\": %u, "
-            "\"senders\": %u, \"size\": %u, ",
-            b->opt.clients, b->opt.rooms, b->opt.senders, b->opt.size);
+    fprintf(out, "{\"mode\": \"load\", \"target\": \"%s\", \"clients\": %u, "
+            "\"rooms\": %u, \"senders\": %u, \"size\": %u, ",
+            target_name(b), b->opt.clients, b->opt.rooms, b->opt.senders,
+            b->opt.size);
     if (b->opt.rate > 0)
         fprintf(out, "\"pacing\": \"rate\", \"rate\": %g, ", b->opt.rate);
     else
-        fprintf(out, "\"pacing\": \"window\", \"window\": %u, ", b->opt.window);
+        fprintf(out, "\"pacing\": \"window\", \"window\": %u, \"ack\": \"%s\", ",
+                b->opt.window,
+                b->opt.ack == BENCH_ACK_RECEIVERS ? "receivers" : "server");
     fprintf(out, "\"setup_s\": %.3f, \"elapsed_s\": %.3f, \"sent\": %llu, "
             "\"accepted\": %llu, \"refused\": %llu, "
             "\"expected_deliveries\": %llu, \"deliveries\": %llu, "
-            "\"expected_echoes\": %llu, \"echoes\": %llu, ",
+            "\"expected_echoes\": %llu, \"echoes\": %llu, "
+            "\"receiver_deliveries\": %llu, ",
             r->setup_s, r->elapsed_s, u(n->sent), u(r->accepted),
             u(r->refused), u(r->expected_deliveries), u(n->deliveries),
-            u(r->expected_echoes), u(n->echoes));
+            u(r->expected_echoes), u(n->echoes), u(n->receiver_deliveries));
     fprintf(out, "\"dropped\": %llu, \"lost\": %llu, \"reordered\": %llu, "
             "\"duplicates\": %llu, \"foreign\": %llu, \"too_fast\": %llu, "
             "\"setup_dropped\": %llu, ",
             u(n->dropped), u(r->lost), u(n->reordered), u(n->duplicates),
             u(n->foreign), u(n->too_fast), u(n->setup_dropped));
     fprintf(out, "\"deliveries_per_s\": %.1f, \"messages_per_s\": %.1f, "
+            "\"receiver_deliveries_per_s\": %.1f, "
             "\"latency_us\": {\"p50\": %.1f, \"p99\": %.1f, \"p999\": %.1f, "
             "\"max\": %.1f, \"mean\": %.1f}, ",
-            r->deliveries_per_s, r->messages_per_s, (double)r->p50 / 1e3,
+            r->deliveries_per_s, r->messages_per_s,
+            r->receiver_deliveries_per_s, (double)r->p50 / 1e3,
             (double)r->p99 / 1e3, (double)r->p999 / 1e3, (double)r->max / 1e3,
             (double)r->mean / 1e3);
+    json_server(b, r, out);
     fprintf(out, "\"cpu_user_s\": %.3f, \"cpu_sys_s\": %.3f, "
             "\"cpu_pct\": %.1f, \"stalled\": %s, \"interrupted\": %s, "
             "\"error\": %s}\n",
@@ -122,29 +160,76 @@ static void json_load(const struct bench *b, const struct bench_result *r,
             b->fatal ? "true" : "false");
 }
 
-static void text_load(const struct bench *b, const struct bench_result *r,
-                      FILE *out)
+static void text_head(const struct bench *b, FILE *out)
 {
-    const struct bench_counts *n = &b->n;
     char pacing[64];
 
     if (b->opt.rate > 0)
         snprintf(pacing, sizeof pacing, "%g messages/s each", b->opt.rate);
     else
-        snprintf(pacing, sizeof pacing, "window %u", b->opt.window);
-    fprintf(out, "chat-bench: %u clients in %u room%s, %u sender%s, "
+        snprintf(pacing, sizeof pacing, "window %u%s", b->opt.window,
+                 b->opt.ack == BENCH_ACK_RECEIVERS ? ", acked by receivers"
+                                                   : "");
+    fprintf(out, "chat-bench: %s%u clients in %u room%s, %u sender%s, "
             "%u-byte messages, %s\n",
+            b->opt.target == BENCH_TARGET_REDIS ? "redis pub/sub, " : "",
             b->opt.clients, b->opt.rooms, b->opt.rooms == 1 ? "" : "s",
             b->opt.senders, b->opt.senders == 1 ? "" : "s", b->opt.size,
             pacing);
+}
+
+static void text_deliveries(const struct bench *b,
+                            const struct bench_result *r, FILE *out)
+{
+    const struct bench_counts *n = &b->n;
+
+    fprintf(out, "deliveries   %llu of %llu due: %.0f/s",
+            u(n->deliveries), u(r->expected_deliveries), r->deliveries_per_s);
+    if (b->opt.target == BENCH_TARGET_REDIS) {
+        fputc('\n', out);
+        return;
+    }
+    fprintf(out, "; echoes %llu of %llu\n", u(n->echoes),
+            u(r->expected_echoes));
+    if (n->receiver_deliveries != n->deliveries)
+        fprintf(out, "receivers    %llu of those to clients that do not "
+                "send: %.0f/s\n", u(n->receiver_deliveries),
+                r->receiver_deliveries_per_s);
+}
+
+/* --server-pid: the figures that compare servers. */
+static void text_server(const struct bench *b, const struct bench_result *r,
+                        FILE *out)
+{
+    double grown = (double)(b->srv_rss_idle - b->srv_rss_start);
+
+    if (!b->opt.server_pid)
+        return;
+    fprintf(out, "server       pid %ld: %.2f s cpu", b->opt.server_pid,
+            r->server_cpu_s);
+    if (r->server_ns_per_delivery >= 0)
+        fprintf(out, ", %.0f ns per delivery to a receiver",
+                r->server_ns_per_delivery);
+    fprintf(out, "; RSS %ld KiB before, %ld KiB idle with every client "
+            "(%.2f KiB each)\n", b->srv_rss_start, b->srv_rss_idle,
+            grown / b->opt.clients);
+    if (r->other_cpu_pct >= 0)
+        fprintf(out, "machine      other processes used %.0f%% of one core\n",
+                r->other_cpu_pct);
+}
+
+static void text_load(const struct bench *b, const struct bench_result *r,
+                      FILE *out)
+{
+    const struct bench_counts *n = &b->n;
+
+    text_head(b, out);
     fprintf(out, "setup        %.3f s\n", r->setup_s);
     fprintf(out, "sent         %llu messages in %.3f s: %.0f messages/s; "
             "%llu accepted, %llu refused\n",
             u(n->sent), r->elapsed_s, r->messages_per_s, u(r->accepted),
             u(r->refused));
-    fprintf(out, "deliveries   %llu of %llu due: %.0f/s; echoes %llu of %llu\n",
-            u(n->deliveries), u(r->expected_deliveries), r->deliveries_per_s,
-            u(n->echoes), u(r->expected_echoes));
+    text_deliveries(b, r, out);
     fprintf(out, "latency      p50 %.3f ms, p99 %.3f ms, p99.9 %.3f ms, "
             "max %.3f ms\n",
             (double)r->p50 / 1e6, (double)r->p99 / 1e6, (double)r->p999 / 1e6,
@@ -155,9 +240,11 @@ static void text_load(const struct bench *b, const struct bench_result *r,
             u(n->too_fast));
     fprintf(out, "cpu          %.2f s user + %.2f s sys: %.0f%% of one core\n",
             r->cpu_user_s, r->cpu_sys_s, r->cpu_pct);
+    text_server(b, r, out);
     if (n->foreign)
-        fprintf(out, "note         %llu chat lines were not from this run\n",
-                u(n->foreign));
+        fprintf(out, "note         %llu %s were not from this run\n",
+                u(n->foreign), b->opt.target == BENCH_TARGET_REDIS
+                                   ? "messages" : "chat lines");
     if (n->setup_dropped)
         fprintf(out, "note         the server dropped %llu lines for slow "
                 "readers during the setup\n", u(n->setup_dropped));

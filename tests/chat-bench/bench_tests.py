@@ -4,22 +4,26 @@
 
 Each test starts its own chatd on 127.0.0.1 port 0 (under $CHATD_WRAPPER,
 split on spaces, if set: `meson test --setup valgrind`), runs chat-bench
-briefly and checks that its counts add up, read from --json. Standard
-library only. Nothing here measures speed: every wait is a deadline for
-something to happen, scaled for slow wrappers.
+briefly and checks that its counts add up, read from --json. The redis_*
+tests start a redis-server on a free loopback port instead, and are
+skipped (exit 77) where it is not installed. Standard library only.
+Nothing here measures speed: every wait is a deadline for something to
+happen, scaled for slow wrappers.
 """
 import json
 import os
 import re
 import resource
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from e2e import (WAIT, Chatd, Failure, check, main, need_ipv6,  # noqa: E402
-                 refusing_port, slowdown)
+from e2e import (WAIT, Chatd, Failure, Skip, check, main,  # noqa: E402
+                 need_ipv6, refusing_port, slowdown)
 
 DRAIN = str(5 * slowdown())  # chat-bench --drain-timeout
 
@@ -56,11 +60,74 @@ def check_clean(r):
     check(r["deliveries"] == r["expected_deliveries"],
           "deliveries %d != expected %d" % (r["deliveries"],
                                             r["expected_deliveries"]))
-    check(r["echoes"] == r["expected_echoes"] == r["accepted"],
+    # redis has no echoes: a sender does not receive its own messages.
+    echoes = r["accepted"] if r["target"] == "chatd" else 0
+    check(r["echoes"] == r["expected_echoes"] == echoes,
           "echoes do not add up: %r" % r)
     lat = r["latency_us"]
     check(0 < lat["p50"] <= lat["p99"] <= lat["p999"] <= lat["max"],
           "latency quantiles out of order: %r" % lat)
+
+
+def check_server_figures(r):
+    """--server-pid: the server's CPU and memory were read."""
+    check(r["server_cpu_s"] is not None and r["server_cpu_s"] >= 0, "%r" % r)
+    check(r["server_ns_per_delivery"] is not None, "%r" % r)
+    check(r["server_rss_kib_start"] > 0 and r["server_rss_kib_idle"] > 0,
+          "%r" % r)
+    check(r["other_cpu_pct"] is not None and r["other_cpu_pct"] >= 0,
+          "%r" % r)
+
+
+class Redis:
+    """redis-server on a free loopback port, no persistence (the test is
+    skipped where redis-server is not installed). stop() ends it."""
+
+    def __init__(self, *args):
+        exe = shutil.which("redis-server")
+        if not exe:
+            raise Skip("redis-server is not installed")
+        s, self.port = refusing_port()
+        s.close()  # free again, for redis to take
+        self.log = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(
+            [exe, "--port", str(self.port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no", "--daemonize", "no",
+             "--logfile", ""] + list(args),
+            stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
+        deadline = time.monotonic() + WAIT
+        while not self.listening():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                self.log.seek(0)
+                raise Failure("redis-server did not start: %r" %
+                              self.log.read())
+            time.sleep(0.02)
+
+    def listening(self):
+        try:
+            socket.create_connection(("127.0.0.1", self.port), 1).close()
+            return True
+        except OSError:
+            return False
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(WAIT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def redis_report(bench, rs, *args):
+    """chat-bench --target redis against rs with args, run to a clean
+    exit; its --json report."""
+    rc, out, err = run(bench, "--target", "redis", "-p", rs.port, *args,
+                       "--json", "--drain-timeout", DRAIN)
+    check(rc == 0 and err == "", "status %d, stderr %r" % (rc, err))
+    return report(out)
 
 
 # ---- the tests -------------------------------------------------------------
@@ -99,6 +166,114 @@ def test_rooms_rate(bench, chatd):
         check_clean(r)
     finally:
         d.stop()
+
+
+def test_ack_receivers(bench, chatd):
+    """--ack receivers: a message leaves the window once every client that
+    does not send has it; --server-pid reads chatd's CPU and memory, and
+    the deliveries to receivers are counted apart from those to the other
+    senders."""
+    d = Chatd(chatd, "--rate", "0")
+    try:
+        rc, out, err = run(bench, "-p", d.port, "--clients", 20, "--senders",
+                           4, "--rooms", 2, "--messages", 200, "--window", 4,
+                           "--ack", "receivers", "--server-pid", d.proc.pid,
+                           "--json", "--drain-timeout", DRAIN)
+        check(rc == 0 and err == "", "status %d, stderr %r" % (rc, err))
+        r = report(out)
+        check(r["ack"] == "receivers" and r["target"] == "chatd", "%r" % r)
+        # 10 clients a room, 2 of them senders: 9 deliveries a message, 8
+        # of them to receivers.
+        check(r["expected_deliveries"] == 800 * 9, "%r" % r)
+        check(r["receiver_deliveries"] == 800 * 8, "%r" % r)
+        check_clean(r)
+        check_server_figures(r)
+    finally:
+        d.stop()
+
+
+def test_redis_counts(bench, chatd):
+    """--target redis: receivers subscribe, senders publish; each message
+    reaches every subscriber of its channel once, and the PUBLISH replies
+    pace the senders."""
+    rs = Redis()
+    try:
+        r = redis_report(bench, rs, "--clients", 30, "--senders", 3,
+                         "--messages", 300)
+        check(r["target"] == "redis" and r["sent"] == r["accepted"] == 900,
+              "%r" % r)
+        check(r["expected_deliveries"] == 900 * 27, "expected: %r" % r)
+        check(r["receiver_deliveries"] == r["deliveries"], "%r" % r)
+        check_clean(r)
+    finally:
+        rs.stop()
+
+
+def test_redis_rooms(bench, chatd):
+    """Three channels, --ack receivers, --server-pid: the same accounting
+    and server figures as against chatd."""
+    rs = Redis()
+    try:
+        r = redis_report(bench, rs, "--clients", 30, "--rooms", 3,
+                         "--senders", 6, "--messages", 100, "--window", 4,
+                         "--size", 400, "--ack", "receivers", "--server-pid",
+                         rs.proc.pid)
+        # 10 clients a channel, 2 of them publishers: 8 subscribers.
+        check(r["expected_deliveries"] == 600 * 8, "expected: %r" % r)
+        check_clean(r)
+        check_server_figures(r)
+    finally:
+        rs.stop()
+
+
+def test_redis_text_report(bench, chatd):
+    """Without --json: the report names redis and has no echoes."""
+    rs = Redis()
+    try:
+        rc, out, err = run(bench, "--target", "redis", "-p", rs.port,
+                           "--clients", 4, "--senders", 2, "--messages", 50,
+                           "--server-pid", rs.proc.pid,
+                           "--drain-timeout", DRAIN)
+        check(rc == 0 and err == "", "status %d, stderr %r" % (rc, err))
+        for pattern in (r"^chat-bench: redis pub/sub, 4 clients in 1 room, "
+                        r"2 senders, 64-byte messages, window 16$",
+                        r"^deliveries +200 of 200 due: \d+/s$",
+                        r"^server +pid \d+: [\d.]+ s cpu, \d+ ns per "
+                        r"delivery to a receiver; RSS \d+ KiB before"):
+            check(re.search(pattern, out, re.M), "no %r in %r" % (pattern, out))
+    finally:
+        rs.stop()
+
+
+def test_redis_refuses(bench, chatd):
+    """redis answers with an error (here: too many clients): one line
+    quoting it, status 1."""
+    rs = Redis("--maxclients", "3")
+    try:
+        rc, out, err = run(bench, "--target", "redis", "-p", rs.port,
+                           "--clients", 6, "--concurrency", 1)
+        line = one_error_line(rc, out, err)
+        check(re.match(r"chat-bench: connection \d+: redis answered: "
+                       r"ERR max number of clients reached$", line), line)
+    finally:
+        rs.stop()
+
+
+def test_redis_gone(bench, chatd):
+    """redis-server dies mid-run: one error line, status 1."""
+    rs = Redis()
+    try:
+        p = subprocess.Popen([bench, "--target", "redis", "-p", str(rs.port),
+                              "--clients", "6", "--senders", "2", "--rate",
+                              "50", "--duration", "60", "--json"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(0.5)
+        rs.proc.kill()
+        out, err = p.communicate(timeout=WAIT)
+        line = one_error_line(p.returncode, out.decode(), err.decode())
+        check("connection" in line, line)
+    finally:
+        rs.stop()
 
 
 def test_ipv6(bench, chatd):
@@ -220,6 +395,9 @@ BAD_ARGS = [
     ["--rate", "5", "--window", "3"],
     ["--senders", "20"],
     ["--bots", "--messages", "5"],
+    ["--target", "irc"],
+    ["--bots", "--target", "redis"],
+    ["--rate", "5", "--ack", "receivers"],
     ["--frobnicate"],
     ["--port"],
     ["extra"],

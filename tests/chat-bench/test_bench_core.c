@@ -1,6 +1,7 @@
 /*
  * chat-bench's parts without I/O: the command line, the latency histogram,
- * the benchmark message and the per-sender order tracking.
+ * the benchmark message, the per-sender order tracking and the RESP reader
+ * of --target redis.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -59,6 +60,35 @@ START_TEST(test_args_defaults)
     ck_assert_uint_eq(p.o.size, 64);
     ck_assert_uint_eq(p.o.window, 16);
     ck_assert(p.o.rate == 0 && p.o.duration == 0 && !p.o.json && !p.o.bots);
+    ck_assert_int_eq(p.o.target, BENCH_TARGET_CHATD);
+    ck_assert_int_eq(p.o.ack, BENCH_ACK_SERVER);
+    ck_assert_int_eq(p.o.server_pid, 0);
+    ck_assert(p.o.settle == 0.2);
+}
+END_TEST
+
+START_TEST(test_args_redis)
+{
+    struct parsed p;
+    const char *redis[] = {"--target", "redis", "--ack", "receivers",
+                           "--server-pid", "4321", "--settle", "2", NULL};
+    const char *port[] = {"-p", "7000", "--target", "redis", NULL};
+    const char *chatd[] = {"--target", "chatd", "--ack", "server", NULL};
+
+    parse(&p, redis);
+    ck_assert_int_eq(p.r, BENCH_ARGS_RUN);
+    ck_assert_int_eq(p.o.target, BENCH_TARGET_REDIS);
+    ck_assert_str_eq(p.o.port, "6379"); /* redis's own default */
+    ck_assert_int_eq(p.o.ack, BENCH_ACK_RECEIVERS);
+    ck_assert_int_eq(p.o.server_pid, 4321);
+    ck_assert(p.o.settle == 2);
+    parse(&p, port);
+    ck_assert_int_eq(p.r, BENCH_ARGS_RUN);
+    ck_assert_str_eq(p.o.port, "7000");
+    parse(&p, chatd);
+    ck_assert_int_eq(p.r, BENCH_ARGS_RUN);
+    ck_assert_int_eq(p.o.target, BENCH_TARGET_CHATD);
+    ck_assert_str_eq(p.o.port, "4242");
 }
 END_TEST
 
@@ -120,6 +150,15 @@ static const char *const bad_args[][5] = {
     {"--senders", "11", NULL},               /* more senders than clients */
     {"--rate", "5", "--window", "4", NULL},  /* two pacings */
     {"--bots", "--senders", "2", NULL},
+    {"--target", "irc", NULL},
+    {"--ack", "all", NULL},
+    {"--rate", "5", "--ack", "receivers", NULL}, /* no window to open */
+    {"--bots", "--target", "redis", NULL},
+    {"--bots", "--server-pid", "5", NULL},
+    {"--server-pid", "0", NULL},
+    {"--server-pid", "x", NULL},
+    {"--settle", "0", NULL},
+    {"--settle", "61", NULL},
     {"--frobnicate", NULL},
     {"--clients", NULL},                     /* missing value */
     {"stray", NULL},
@@ -268,6 +307,22 @@ START_TEST(test_payload_rejects)
 }
 END_TEST
 
+/* The bare text, as a redis message carries it. */
+START_TEST(test_payload_text)
+{
+    char buf[BENCH_MIN_SIZE + 1];
+    struct bench_msg m = {12, 34, 56}, back;
+
+    bench_payload_write(buf, BENCH_MIN_SIZE, &m);
+    ck_assert(bench_payload_parse_text(buf, BENCH_MIN_SIZE, &back));
+    ck_assert(back.sid == 12 && back.seq == 34 && back.t_ns == 56);
+    ck_assert(!bench_payload_parse(buf, BENCH_MIN_SIZE, &back)); /* no name */
+    ck_assert(!bench_payload_parse_text("bob: @cb/1/2/3/", 15, &back));
+    ck_assert(!bench_payload_parse_text("@cb/1/2/", 8, &back));
+    ck_assert(!bench_payload_parse_text("@cb", 3, &back));
+}
+END_TEST
+
 START_TEST(test_put_u64)
 {
     char buf[24];
@@ -311,16 +366,115 @@ START_TEST(test_seq_window_edges)
 }
 END_TEST
 
+/* ---- RESP, line by line ---------------------------------------------------- */
+
+/* A reply as the framer hands it over (CRLF removed), and what each line
+ * completes; data is the event's text, value its integer. */
+struct resp_step {
+    const char *line;
+    enum bench_resp_kind kind;
+    const char *data;
+    long long value;
+};
+
+static const struct resp_step resp_script[] = {
+    /* SUBSCRIBE's confirmation: ready once it names the channel */
+    {"*3", BENCH_RESP_NONE, NULL, 0},
+    {"$9", BENCH_RESP_NONE, NULL, 0},
+    {"subscribe", BENCH_RESP_NONE, NULL, 0},
+    {"$5", BENCH_RESP_NONE, NULL, 0},
+    {"room1", BENCH_RESP_SUBSCRIBED, "room1", 0},
+    {":1", BENCH_RESP_OTHER, NULL, 0},
+    /* a published message: the payload is handed over in place */
+    {"*3", BENCH_RESP_NONE, NULL, 0},
+    {"$7", BENCH_RESP_NONE, NULL, 0},
+    {"message", BENCH_RESP_NONE, NULL, 0},
+    {"$5", BENCH_RESP_NONE, NULL, 0},
+    {"room1", BENCH_RESP_OTHER, NULL, 0},
+    {"$12", BENCH_RESP_NONE, NULL, 0},
+    {"@cb/1/2/3/xx", BENCH_RESP_MESSAGE, "@cb/1/2/3/xx", 0},
+    /* a sender's replies */
+    {"+PONG", BENCH_RESP_STATUS, "PONG", 0},
+    {":100", BENCH_RESP_INTEGER, "100", 100},
+    {":-2", BENCH_RESP_INTEGER, "-2", -2},
+    {"-ERR max number of clients reached", BENCH_RESP_ERROR,
+     "ERR max number of clients reached", 0},
+    /* replies chat-bench has no use for */
+    {"$-1", BENCH_RESP_OTHER, NULL, 0},
+    {"*0", BENCH_RESP_OTHER, NULL, 0},
+    {"$0", BENCH_RESP_NONE, NULL, 0},
+    {"", BENCH_RESP_OTHER, "", 0},
+    {"*2", BENCH_RESP_NONE, NULL, 0},
+    {"$4", BENCH_RESP_NONE, NULL, 0},
+    {"pong", BENCH_RESP_NONE, NULL, 0},
+    {"$-1", BENCH_RESP_OTHER, NULL, 0},
+    /* and the reader is back at the top level */
+    {"+OK", BENCH_RESP_STATUS, "OK", 0},
+};
+
+START_TEST(test_resp_script)
+{
+    struct bench_resp r;
+    struct bench_resp_event ev;
+
+    memset(&r, 0, sizeof r);
+    for (size_t i = 0; i < sizeof resp_script / sizeof *resp_script; i++) {
+        const struct resp_step *st = &resp_script[i];
+        enum bench_resp_kind k =
+            bench_resp_line(&r, st->line, strlen(st->line), &ev);
+
+        ck_assert_msg(k == st->kind, "line %zu '%s': kind %d, wanted %d", i,
+                      st->line, (int)k, (int)st->kind);
+        if (st->data) {
+            ck_assert_uint_eq(ev.len, strlen(st->data));
+            ck_assert(memcmp(ev.data, st->data, ev.len) == 0);
+        }
+        ck_assert(ev.value == st->value);
+    }
+}
+END_TEST
+
+/* Lines that are not RESP as chat-bench reads it, each after a prefix of
+ * good lines. */
+static const char *const resp_bad[][4] = {
+    {"hello", NULL},
+    {"", NULL},
+    {":12x", NULL},
+    {"$x", NULL},
+    {"$-2", NULL},
+    {"*2", "*1", NULL},                  /* nested arrays */
+    {"$5", "abc", NULL},                 /* shorter: held a line break */
+    {"$2", "abc", NULL},                 /* longer */
+    {":99999999999999999999", NULL},     /* out of range */
+};
+
+START_TEST(test_resp_bad)
+{
+    struct bench_resp r;
+    struct bench_resp_event ev;
+    const char *const *line = resp_bad[_i];
+
+    memset(&r, 0, sizeof r);
+    for (; line[1]; line++)
+        ck_assert_int_ne(bench_resp_line(&r, *line, strlen(*line), &ev),
+                         BENCH_RESP_BAD);
+    ck_assert_int_eq(bench_resp_line(&r, *line, strlen(*line), &ev),
+                     BENCH_RESP_BAD);
+}
+END_TEST
+
 static Suite *bench_suite(void)
 {
     Suite *s = suite_create("chat-bench core");
     TCase *args = tcase_create("args");
     TCase *hist = tcase_create("hist");
     TCase *payload = tcase_create("payload");
+    TCase *resp = tcase_create("resp");
 
     tcase_add_test(args, test_args_defaults);
     tcase_add_test(args, test_args_all);
     tcase_add_test(args, test_args_bots);
+    tcase_add_test(args, test_args_redis);
     tcase_add_loop_test(args, test_args_bad, 0,
                         sizeof bad_args / sizeof *bad_args);
     tcase_add_test(args, test_args_help_version);
@@ -331,12 +485,17 @@ static Suite *bench_suite(void)
     tcase_add_test(payload, test_payload_size);
     tcase_add_loop_test(payload, test_payload_rejects, 0,
                         sizeof not_payloads / sizeof *not_payloads);
+    tcase_add_test(payload, test_payload_text);
     tcase_add_test(payload, test_put_u64);
     tcase_add_test(payload, test_seq_in_order_and_gaps);
     tcase_add_test(payload, test_seq_window_edges);
     suite_add_tcase(s, args);
     suite_add_tcase(s, hist);
     suite_add_tcase(s, payload);
+    tcase_add_test(resp, test_resp_script);
+    tcase_add_loop_test(resp, test_resp_bad, 0,
+                        sizeof resp_bad / sizeof *resp_bad);
+    suite_add_tcase(s, resp);
     return s;
 }
 
