@@ -205,6 +205,7 @@ void chat_peer_welcome(chat_broker *b, chat_peer *p)
 
 void chat_peer_free(chat_broker *b, chat_peer *p)
 {
+    chat_wait_discard(b, p);
     chat_outbox_clear(&p->out, &b->rings);
     chat_framer_clear(&p->framer);
     chat_mem_free(&b->alloc, p);

@@ -138,6 +138,50 @@ h_peer *h_join_at(const char *file, int line, h_harness *h)
     return p;
 }
 
+h_peer *h_join_opts_at(const char *file, int line, h_harness *h,
+                       const chat_peer_options *opt)
+{
+    h_peer *p = h_add_peer(h);
+    int rc = chat_broker_join_opts(h->b, p, opt, h->now, &p->p);
+
+    if (rc != CHAT_OK || p->p == NULL)
+        _ck_assert_failed(file, line, "h_join_opts failed",
+                          "chat_broker_join_opts = %d (%s)", rc,
+                          chat_strerror(rc));
+    h_pump(h);
+    return p;
+}
+
+h_peer *h_join_dialect_at(const char *file, int line, h_harness *h,
+                          chat_dialect d, const char *name)
+{
+    chat_peer_options o = CHAT_PEER_OPTIONS_INIT;
+    o.dialect = d;
+    h_peer *p = h_join_opts_at(file, line, h, &o);
+    if (name) {
+        char cmd[64];
+        snprintf(cmd, sizeof cmd, "%s%s\n",
+                 d == CHAT_DIALECT_CHAT && !h->login ? "/name " : "", name);
+        h_send(p, cmd);
+        if (strcmp(h_name(p), name) != 0)
+            _ck_assert_failed(file, line, "h_join_dialect failed",
+                              "wanted name '%s', peer is '%s'", name,
+                              h_name(p));
+    }
+    h_clear_all(h);
+    return p;
+}
+
+int h_send_line(h_peer *p, const char *s)
+{
+    int rc;
+
+    ck_assert_ptr_nonnull(p->p);
+    rc = chat_peer_feed_line(p->h->b, p->p, s, strlen(s), 0, p->h->now);
+    h_pump(p->h);
+    return rc;
+}
+
 h_peer *h_join_as_at(const char *file, int line, h_harness *h,
                      const char *name)
 {

@@ -76,6 +76,21 @@ h_peer *h_join_at(const char *file, int line, h_harness *h);
 h_peer *h_join_as_at(const char *file, int line, h_harness *h,
                      const char *name);
 
+/* Join a peer with per-connection options (must succeed), drain everyone.
+ * h_join_dialect: a dialect's defaults, and a name if name is not NULL
+ * (the first line in a login dialect, else /name); buffers are cleared. */
+#define h_join_opts(h, o) h_join_opts_at(__FILE__, __LINE__, (h), (o))
+h_peer *h_join_opts_at(const char *file, int line, h_harness *h,
+                       const chat_peer_options *opt);
+#define h_join_dialect(h, d, name)                                            \
+    h_join_dialect_at(__FILE__, __LINE__, (h), (d), (name))
+h_peer *h_join_dialect_at(const char *file, int line, h_harness *h,
+                          chat_dialect d, const char *name);
+
+/* Feed a whole line (chat_peer_feed_line, more = 0) then drain; returns
+ * the call's result. */
+int h_send_line(h_peer *p, const char *s);
+
 /* Feed a string / bytes to the broker as this peer's input, then drain. */
 int h_send(h_peer *p, const char *s);
 int h_sendn(h_peer *p, const void *data, size_t len);
