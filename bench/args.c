@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "bench.h"
+#include "netaddr.h"
+#include "optflag.h"
 
 #ifndef CHAT_BENCH_VERSION
 #define CHAT_BENCH_VERSION "unknown"
@@ -156,26 +158,12 @@ static int parse_pos(const char *s, double hi, double *v)
     return 0;
 }
 
-/* Accept "[::1]" as well as "::1", as URLs write IPv6 addresses. */
-static const char *strip_brackets(char *host)
-{
-    size_t n = strlen(host);
-
-    if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
-        host[n - 1] = '\0';
-        return host + 1;
-    }
-    return host;
-}
-
 /* Our own messages instead of getopt's, so a bad flag is one clear line. */
 static int bad_option(FILE *err, int ch, char **argv)
 {
-    const char *arg = argv[optind - 1];
-    char shortopt[3] = {'-', (char)optopt, '\0'};
+    char buf[3];
+    const char *arg = chatp_flag_as_typed(argv, buf);
 
-    if (optopt && strncmp(arg, "--", 2) != 0)
-        arg = shortopt;
     if (ch == ':')
         return usage_error(err, "missing value for", arg);
     return usage_error(err, "unknown option", arg);
@@ -270,14 +258,12 @@ static int take_word(struct bench_opts *o, int ch, const char *arg, FILE *err)
 /* Options with a value but no table entry. */
 static int take_other(struct bench_opts *o, int ch, char *arg, FILE *err)
 {
-    uint64_t port;
-
     switch (ch) {
     case 'h':
-        o->host = strip_brackets(arg);
+        o->host = chatp_host_unbracket(arg);
         return *o->host ? 0 : usage_error(err, "empty host", arg);
     case 'p':
-        if (parse_u64(arg, 1, 65535, &port) < 0)
+        if (!chatp_port_valid(arg, 1))
             return usage_error(err, "port must be 1-65535, not", arg);
         o->port = arg;
         return 0;

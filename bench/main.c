@@ -1,18 +1,18 @@
 /* chat-bench: load generator and bot driver for chatd. See doc/chat-bench.1. */
 #define _POSIX_C_SOURCE 200809L
 
-#include <errno.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
 #include "bench.h"
+#include "fdlimit.h"
+#include "sigpipe.h"
 
 #define FD_SPARE 32          /* stdio, the event loop's own descriptors */
 #define SETUP_STALL_S 20     /* no client got into its room for this long */
@@ -46,15 +46,8 @@ static int fd_check(struct bench *b)
     struct rlimit rl;
     unsigned long long need = (unsigned long long)b->opt.clients + FD_SPARE;
 
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return 0;
-    if (rl.rlim_cur < rl.rlim_max) {
-        struct rlimit want = rl;
-
-        want.rlim_cur = rl.rlim_max;
-        if (setrlimit(RLIMIT_NOFILE, &want) == 0)
-            rl = want;
-    }
+    /* Not raised: the limit as it is may still be enough; said if not. */
+    chatp_raise_fd_limit(&rl);
     if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
         return 0;
     bench_fatal(b, "%u clients need %llu file descriptors, but the limit is "
@@ -266,7 +259,6 @@ int main(int argc, char **argv)
     static struct bench bench; /* big (histograms): not on the stack */
     struct bench *b = &bench;
     struct event *sigs[2] = {NULL, NULL};
-    struct sigaction sa;
 
     switch (bench_parse_args(&b->opt, argc, argv, stdout, stderr)) {
     case BENCH_ARGS_DONE:
@@ -277,9 +269,7 @@ int main(int argc, char **argv)
         break;
     }
     /* A write to a socket the server closed must be an error, not death. */
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, NULL);
+    chatp_ignore_sigpipe();
     b->tty = isatty(STDERR_FILENO);
     if (fd_check(b) < 0)
         return 1;

@@ -29,6 +29,7 @@
 #include <event2/util.h>
 
 #include "bench.h"
+#include "netaddr.h"
 
 #define CONNECT_TIMEOUT_S 10
 
@@ -77,19 +78,12 @@ void bench_note_line(struct bench_conn *c, const char *line, size_t len)
 
 int bench_resolve(struct bench *b)
 {
-    struct addrinfo hints;
-    int rc;
+    int rc = chatp_resolve(b->opt.host, b->opt.port, 0, &b->ai_list);
 
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV;
-    rc = getaddrinfo(b->opt.host, b->opt.port, &hints, &b->ai_list);
     if (rc == 0)
         return 0;
-    b->ai_list = NULL;
     bench_fatal(b, "cannot resolve host %s: %s", b->opt.host,
-                rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+                chatp_resolve_strerror(rc));
     return -1;
 }
 
