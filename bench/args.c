@@ -112,7 +112,7 @@ static const struct option long_opts[] = {
 
 static int usage_error(FILE *err, const char *what, const char *arg)
 {
-    fprintf(err, "chat-bench: %s '%s' (try chat-bench --help)\n", what, arg);
+    chatp_usage_error(err, "chat-bench", what, arg);
     return BENCH_ARGS_USAGE;
 }
 
@@ -156,17 +156,6 @@ static int parse_pos(const char *s, double hi, double *v)
         return -1;
     *v = x;
     return 0;
-}
-
-/* Our own messages instead of getopt's, so a bad flag is one clear line. */
-static int bad_option(FILE *err, int ch, char **argv)
-{
-    char buf[3];
-    const char *arg = chatp_flag_as_typed(argv, buf);
-
-    if (ch == ':')
-        return usage_error(err, "missing value for", arg);
-    return usage_error(err, "unknown option", arg);
 }
 
 static void set_defaults(struct bench_opts *o)
@@ -365,7 +354,7 @@ enum bench_args_result bench_parse_args(struct bench_opts *o, int argc,
     int ch;
 
     set_defaults(o);
-    opterr = 0;
+    opterr = 0; /* our own one-line messages: chatp_bad_flag */
     optind = 1;
     while ((ch = getopt_long(argc, argv, ":h:p:V", long_opts, NULL)) != -1) {
         switch (ch) {
@@ -384,7 +373,8 @@ enum bench_args_result bench_parse_args(struct bench_opts *o, int argc,
             return BENCH_ARGS_DONE;
         case ':':
         case '?':
-            return bad_option(err, ch, argv);
+            chatp_bad_flag(err, "chat-bench", ch, argv);
+            return BENCH_ARGS_USAGE;
         default:
             if (take_value(o, ch, optarg, err) != BENCH_ARGS_RUN)
                 return BENCH_ARGS_USAGE;

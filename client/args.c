@@ -32,7 +32,7 @@ static const char usage_text[] =
 
 static int usage_error(FILE *err, const char *what, const char *arg)
 {
-    fprintf(err, "chat-cli: %s '%s' (try chat-cli --help)\n", what, arg);
+    chatp_usage_error(err, "chat-cli", what, arg);
     return CLI_ARGS_USAGE;
 }
 
@@ -46,17 +46,6 @@ static const struct option long_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
-/* Our own messages instead of getopt's, so a bad flag is one clear line. */
-static int bad_option(FILE *err, int ch, char **argv)
-{
-    char buf[3];
-    const char *arg = chatp_flag_as_typed(argv, buf);
-
-    if (ch == ':')
-        return usage_error(err, "missing value for", arg);
-    return usage_error(err, "unknown option", arg);
-}
-
 enum cli_args_result cli_parse_args(struct cli_opts *o, int argc, char **argv,
                                     FILE *out, FILE *err)
 {
@@ -66,7 +55,7 @@ enum cli_args_result cli_parse_args(struct cli_opts *o, int argc, char **argv,
     o->port = "4242";
     o->name = NULL;
     o->reconnect = 0;
-    opterr = 0;
+    opterr = 0; /* our own one-line messages: chatp_bad_flag */
     optind = 1;
     while ((ch = getopt_long(argc, argv, ":h:p:n:rV", long_opts, NULL)) != -1) {
         switch (ch) {
@@ -98,7 +87,8 @@ enum cli_args_result cli_parse_args(struct cli_opts *o, int argc, char **argv,
                     chat_version());
             return CLI_ARGS_DONE;
         default:
-            return bad_option(err, ch, argv);
+            chatp_bad_flag(err, "chat-cli", ch, argv);
+            return CLI_ARGS_USAGE;
         }
     }
     if (optind < argc)

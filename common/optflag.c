@@ -20,3 +20,18 @@ const char *chatp_flag_as_typed(char **argv, char buf[3])
     }
     return arg;
 }
+
+void chatp_usage_error(FILE *err, const char *prog, const char *what,
+                       const char *arg)
+{
+    fprintf(err, "%s: %s '%s' (try %s --help)\n", prog, what, arg, prog);
+}
+
+void chatp_bad_flag(FILE *err, const char *prog, int ch, char **argv)
+{
+    char buf[3];
+
+    chatp_usage_error(err, prog, ch == ':' ? "missing value for"
+                                           : "unknown option",
+                      chatp_flag_as_typed(argv, buf));
+}

@@ -1,7 +1,7 @@
 /*
  * common/, the programs' internal library: port numbers, "[host]",
- * resolving, the fd limit, naming a refused flag and SIGPIPE. The programs' own
- * tests cover the messages built on these; here are the edges.
+ * resolving, the fd limit, a refused flag and its message, SIGPIPE. The
+ * programs' own tests cover what they build on these; here are the edges.
  */
 #define _GNU_SOURCE /* getopt_long */
 
@@ -133,6 +133,22 @@ static const char *const refused[][4] = {
     {"--verbose=2", NULL, NULL, "--verbose=2"},
 };
 
+/* chatp_bad_flag's line for what getopt returned (c) about flag. */
+static void check_bad_flag_line(int c, char **argv, const char *flag)
+{
+    char *got = NULL, want[128];
+    size_t len = 0;
+    FILE *f = open_memstream(&got, &len);
+
+    ck_assert_ptr_nonnull(f);
+    chatp_bad_flag(f, "prog", c, argv);
+    fclose(f);
+    snprintf(want, sizeof want, "prog: %s '%s' (try prog --help)\n",
+             c == ':' ? "missing value for" : "unknown option", flag);
+    ck_assert_str_eq(got, want);
+    free(got);
+}
+
 START_TEST(test_flag_as_typed)
 {
     char *argv[5], store[4][16], buf[3];
@@ -149,6 +165,7 @@ START_TEST(test_flag_as_typed)
             break;
     ck_assert_msg(c == '?' || c == ':', "getopt refused nothing");
     ck_assert_str_eq(chatp_flag_as_typed(argv, buf), refused[_i][3]);
+    check_bad_flag_line(c, argv, refused[_i][3]);
 }
 END_TEST
 
