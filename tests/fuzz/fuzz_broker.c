@@ -1,13 +1,22 @@
 /*
  * Fuzz the broker: the input is a script of operations across up to 8
- * peers (join, release, feed bytes, eof, advance time, drain fully or in
- * part, shutdown, toggle a message filter), and the broker's invariants
+ * peers (join in a dialect, for bytes or for lines; release; feed bytes
+ * or a piece of a line; eof; advance time; drain fully or in part;
+ * shutdown; toggle a message filter that may answer later; answer it),
+ * and the broker's invariants
  * are checked after each: names are unique and match live named peers,
  * each room's count equals its members and no room is empty, output goes
  * only to live peers, no peer's backlog grows past the slow-consumer
  * bound, and no output byte is a control character other than tab and
- * newline (no terminal escapes reach anyone). LeakSanitizer checks that
- * freeing the broker leaves nothing behind.
+ * newline (no terminal escapes reach anyone); every waiting message is
+ * known by its token and no sender holds more lines than the backlog
+ * allows. LeakSanitizer checks that freeing the broker leaves nothing
+ * behind, waiting messages included.
+ *
+ * A join op's bits 3-4 pick the dialect (0 chat, 1 a-chat, 2 telex, 3
+ * chat) and its high bit makes it a line peer (chat_peer_feed_line, whose
+ * feed ops send a piece, ending the line unless the length byte's high
+ * bit says more follows).
  *
  * Script: 5 option bytes (high water, history, rate, login mode, max
  * peers), then operations of 2 bytes (op, peer) and their arguments; see
@@ -67,9 +76,31 @@ static void check_rooms(chat_broker *b)
         abort();
 }
 
+/* Every pending wait is in the token map and the deadline list; held
+ * lines stay within the backlog. */
+static void check_waits(chat_broker *b, chat_peer *const *peers)
+{
+    size_t pending = 0, listed = 0;
+    for (int i = 0; i < MAX_PEERS; i++) {
+        const chat_wait *w = peers[i] ? peers[i]->wait : NULL;
+        if (!w)
+            continue;
+        if (w->peer != peers[i] || w->held_count > b->opt.filter_backlog)
+            abort();
+        if (w->pending && chat_map_find(&b->waits, w->key) != w)
+            abort();
+        pending += w->pending;
+    }
+    for (chat_link *l = b->wait_list.next; l != &b->wait_list; l = l->next)
+        listed++;
+    if (pending != b->waits.count || listed != pending)
+        abort();
+}
+
 static void check(chat_broker *b, chat_peer *const *peers)
 {
     size_t named = 0;
+    check_waits(b, peers);
     for (int i = 0; i < MAX_PEERS; i++) {
         chat_peer *p = peers[i];
         if (p && chat_peer_pending(p) > 4 * b->opt.high_water + BACKLOG_SLACK)
@@ -138,12 +169,23 @@ static void drain(chat_broker *b, chat_peer *const *peers, uint64_t now,
  * escapes, to invalid UTF-8, to nothing, or claims more than the buffer
  * holds. The broker must sanitize or drop whatever comes back.
  */
+/* Tokens of messages the filter answered "later", oldest first. */
+typedef struct later {
+    uint64_t token[16];
+    unsigned n;
+} later;
+
 static chat_filter_verdict wild_filter(void *ctx, const chat_filter_msg *m,
                                        char *buf, size_t *len)
 {
     size_t n = m->len < CHAT_MAX_LINE - 8 ? m->len : CHAT_MAX_LINE - 8;
-    (void)ctx;
-    switch ((unsigned char)m->text[0] % 7) {
+    later *lt = ctx;
+    switch ((unsigned char)m->text[0] % 8) {
+    case 6:
+        if (lt->n == 16)
+            return CHAT_FILTER_ALLOW;
+        lt->token[lt->n++] = m->token;
+        return CHAT_FILTER_PENDING;
     case 0:
         return CHAT_FILTER_DROP;
     case 1: /* ESC [ 3 1 m text BEL */
@@ -174,18 +216,63 @@ static chat_filter_verdict wild_filter(void *ctx, const chat_filter_msg *m,
     }
 }
 
+/* Answer the oldest message waiting: allow, drop, rewrite (to a text
+ * that needs sanitizing), or an invalid verdict. Answers to messages whose
+ * sender left are refused, which is fine. */
+static void answer(chat_broker *b, later *lt, unsigned v, uint64_t now)
+{
+    static const chat_filter_verdict verdicts[] = {
+        CHAT_FILTER_ALLOW, CHAT_FILTER_DROP, CHAT_FILTER_REWRITE,
+        CHAT_FILTER_PENDING,
+    };
+    static const char rewrite[] = "\x1b]0;later\a  ";
+    if (!lt->n)
+        return;
+    (void)chat_broker_filter_resume(b, lt->token[0], verdicts[v % 4], rewrite,
+                                    sizeof rewrite - 1, now);
+    memmove(lt->token, lt->token + 1, --lt->n * sizeof(lt->token[0]));
+}
+
 /* Op 7's argument byte: rare values act, the rest do nothing. */
-static void special(chat_broker *b, unsigned v, uint64_t now, int *filtered)
+static void special(chat_broker *b, unsigned v, uint64_t now, int *filtered,
+                    later *lt)
 {
     if (v == 0xAA) {
         chat_broker_shutdown(b, now);
     } else if (v == 0x5A) {
         if (*filtered)
-            (void)chat_broker_remove_filter(b, wild_filter, NULL);
-        else if (chat_broker_add_filter(b, wild_filter, NULL) != CHAT_OK)
+            (void)chat_broker_remove_filter(b, wild_filter, lt);
+        else if (chat_broker_add_filter(b, wild_filter, lt) != CHAT_OK)
             return;
         *filtered = !*filtered;
+    } else if (v >= 0xF0) {
+        answer(b, lt, v, now);
     }
+}
+
+/* Join slot i: dialect and bytes or lines from the op's high bits. */
+static void join(chat_broker *b, chat_peer **peers, unsigned op, unsigned i,
+                 uint64_t now)
+{
+    chat_peer_options o = CHAT_PEER_OPTIONS_INIT;
+    o.dialect = (chat_dialect)(((op >> 3) & 3) % CHAT_DIALECT_COUNT);
+    o.lines = (op & 0x80) != 0;
+    if (!peers[i])
+        (void)chat_broker_join_opts(b, NULL, &o, now, &peers[i]);
+}
+
+/* A feed op: bytes, or a piece of a line (more if len's high bit). */
+static void feed(chat_broker *b, chat_peer *p, script *s, uint64_t now)
+{
+    unsigned arg = take(s);
+    size_t n = (arg & 0x7f) % 48;
+    n = n < s->n ? n : s->n;
+    if (p && p->lines)
+        (void)chat_peer_feed_line(b, p, s->p, n, (arg & 0x80) != 0, now);
+    else if (p)
+        (void)chat_peer_feed(b, p, s->p, n, now);
+    s->p += n;
+    s->n -= n;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -204,30 +291,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     chat_broker_set_option(b, CHAT_OPT_MAX_PEERS, take(&s) % 8);
     chat_broker_set_option(b, CHAT_OPT_IDLE_TIMEOUT_MS, 5000);
     chat_broker_set_option(b, CHAT_OPT_WRITE_TIMEOUT_MS, 3000);
+    chat_broker_set_option(b, CHAT_OPT_FILTER_TIMEOUT_MS, 2000);
+    chat_broker_set_option(b, CHAT_OPT_FILTER_BACKLOG, 3);
     chat_peer *peers[MAX_PEERS] = {0};
     uint64_t now = 1000;
     int filtered = 0;
+    later lt = {{0}, 0};
     while (s.n) {
         unsigned op = take(&s), i = take(&s) % MAX_PEERS;
         switch (op % 8) {
         case 0:
-            if (!peers[i])
-                (void)chat_broker_join(b, NULL, now, &peers[i]);
+            join(b, peers, op, i, now);
             break;
         case 1:
             chat_peer_release(b, peers[i], now);
             peers[i] = NULL;
             break;
         case 2:
-        case 3: {
-            size_t n = take(&s) % 48;
-            n = n < s.n ? n : s.n;
-            if (peers[i])
-                (void)chat_peer_feed(b, peers[i], s.p, n, now);
-            s.p += n;
-            s.n -= n;
+        case 3:
+            feed(b, peers[i], &s, now);
             break;
-        }
         case 4:
             if (peers[i])
                 chat_peer_eof(b, peers[i], now);
@@ -240,7 +323,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             drain(b, peers, now, take(&s) % 3);
             break;
         default:
-            special(b, take(&s), now, &filtered);
+            special(b, take(&s), now, &filtered, &lt);
             break;
         }
         check(b, peers);

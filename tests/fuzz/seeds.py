@@ -24,8 +24,22 @@ def options(high_water=255, history=3, rate=0, login=0, max_peers=0):
     return bytes([high_water, history, rate, login, max_peers])
 
 
-def join(i):
-    return bytes([JOIN, i])
+def join(i, dialect=0, lines=False):
+    """dialect: 0 chat, 1 a-chat, 2 telex; lines: fed with feed_line."""
+    return bytes([JOIN | dialect << 3 | (0x80 if lines else 0), i])
+
+
+def feed_piece(i, data, more=False):
+    """One piece of a line for a line peer (at most FEED_MAX bytes)."""
+    if isinstance(data, str):
+        data = data.encode()
+    assert len(data) <= FEED_MAX
+    return bytes([FEED, i, len(data) | (0x80 if more else 0)]) + data
+
+
+def answer(verdict=0):
+    """Answer the oldest waiting message: 0 allow, 1 drop, 2 rewrite."""
+    return bytes([SPECIAL, 0, 0xF0 + verdict])
 
 
 def release(i):
@@ -149,6 +163,25 @@ BROKER = {
     + feed(0, "abc\n" "bcd\n" "cde\n" "def\n" "efg\n" "fgh\n" "ghi\n")
     + feed(0, "/me a\n/me b\n/msg bob c\n/msg bob d\n") + drain()
     + toggle_filter() + feed(0, "plain\n") + drain(),
+    # A chat, an a-chat and a telex user in one room: chat, /me, direct
+    # messages both ways, a rename, a late joiner replaying history.
+    "dialects": options() + join(0) + join(1, dialect=1) + join(2, dialect=2)
+    + feed(1, "ann\n") + feed(2, "tom\n")
+    + feed(0, "hi all\n/me waves\n/msg ann psst\n")
+    + feed(1, "tom, nobody: hey\nno colon\n") + feed(2, "<hi>\n/nick tim\n")
+    + drain() + join(3, dialect=2) + feed(3, "tex\n") + drain(),
+    # A line peer: a name, a line in pieces, a line too long in pieces.
+    "line-peers": options() + join(0) + join(1, lines=True)
+    + feed_piece(1, "/name web") + feed_piece(1, "frag", more=True)
+    + feed_piece(1, "mented") + feed_piece(1, "x" * 40, more=True) * 12
+    + feed_piece(1, "") + drain(),
+    # The filter answers later ('n' waits): held lines, each verdict, a
+    # late answer, input ending while a message waits, a sender leaving.
+    "waiting": options() + peers(0, 1) + toggle_filter()
+    + feed(0, "now\nnext\n/me then\n") + feed(1, "fine\n") + answer(0)
+    + answer(2) + feed(0, "nope\n") + answer(1) + feed(0, "nil\n")
+    + advance(50) + drain() + feed(0, "no\nbye\n") + eof(0) + answer(0)
+    + drain() + feed(1, "nobody hears\n") + release(1) + answer(0) + drain(),
 }
 
 # ---- fuzz_framer: byte 0 bit 0 = telnet, byte 1 % 7 + 1 = chunk size;
