@@ -270,7 +270,87 @@ static void scripted_session(const chat_allocator *al, tally *t, int login)
     chat_broker_free(s.b);
 }
 
-static void run_all(int realloc_too, int fail_rest, int login)
+/* A filter that answers later for texts starting with '?'. */
+typedef struct later {
+    uint64_t token[8];
+    int n;
+} later;
+
+static chat_filter_verdict ask_later(void *ctx, const chat_filter_msg *m,
+                                     char *buf, size_t *len)
+{
+    later *lt = ctx;
+    (void)buf;
+    (void)len;
+    if (m->text[0] != '?' || lt->n == 8)
+        return CHAT_FILTER_ALLOW;
+    lt->token[lt->n++] = m->token;
+    return CHAT_FILTER_PENDING;
+}
+
+static void join_as(session *s, int i, chat_dialect d, int lines)
+{
+    chat_peer_options o = CHAT_PEER_OPTIONS_INIT;
+    chat_peer *p = NULL;
+    o.dialect = d;
+    o.lines = lines;
+    int rc = chat_broker_join_opts(s->b, s, &o, s->now, &p);
+    ck_assert(rc == CHAT_OK || rc == CHAT_ERR_NOMEM);
+    s->p[i] = rc == CHAT_OK ? p : NULL;
+    pass(s);
+}
+
+static void feed_line(session *s, int i, const char *text)
+{
+    if (s->p[i])
+        (void)chat_peer_feed_line(s->b, s->p[i], text, strlen(text), 0, s->now);
+    pass(s);
+}
+
+/* Dialects, a line peer and a filter that answers later, with every
+ * allocation failing in turn. */
+static void dialect_session(const chat_allocator *al, tally *t, int unused)
+{
+    session s;
+    later lt = {{0}, 0};
+    (void)unused;
+    memset(&s, 0, sizeof s);
+    s.now = 5000;
+    if (chat_broker_new(&s.b, al) != CHAT_OK)
+        return;
+    chat_broker_set_option(s.b, CHAT_OPT_RATE, 0);
+    chat_broker_set_option(s.b, CHAT_OPT_HISTORY, 4);
+    int rc = chat_broker_add_filter(s.b, ask_later, &lt);
+    ck_assert(rc == CHAT_OK || (rc == CHAT_ERR_NOMEM && t->failed));
+    join_as(&s, 0, CHAT_DIALECT_CHAT, 0);
+    join_as(&s, 1, CHAT_DIALECT_TELEX, 0);
+    join_as(&s, 2, CHAT_DIALECT_A_CHAT, 0);
+    join_as(&s, 3, CHAT_DIALECT_CHAT, 1);
+    feed(&s, 0, "/name alice\nhello all\n");
+    feed(&s, 1, "tom\n<tom> here\n/me waves\n");
+    feed(&s, 2, "ann\nalice, tom: hi\n");
+    feed_line(&s, 3, "/name webby");
+    feed_line(&s, 3, "from the web");
+    feed(&s, 0, "?may I\nheld one\n/msg ann held two\n");
+    feed(&s, 1, "?and I\n");
+    for (int i = 0; i < lt.n; i++) {
+        (void)chat_broker_filter_resume(s.b, lt.token[i],
+                                        i ? CHAT_FILTER_REWRITE
+                                          : CHAT_FILTER_ALLOW,
+                                        "rewritten", 9, s.now);
+        pass(&s);
+    }
+    feed(&s, 0, "?left waiting\n");
+    join_as(&s, 4, CHAT_DIALECT_TELEX, 0); /* replays history in telex */
+    feed(&s, 4, "tex\n");
+    chat_broker_shutdown(s.b, s.now);
+    pass(&s);
+    chat_broker_free(s.b);
+}
+
+typedef void (*script_fn)(const chat_allocator *al, tally *t, int login);
+
+static void run_script(script_fn fn, int realloc_too, int fail_rest, int login)
 {
     long n;
 
@@ -279,7 +359,7 @@ static void run_all(int realloc_too, int fail_rest, int login)
         chat_allocator al = {t_malloc, realloc_too ? t_realloc : NULL,
                              t_free, &t};
 
-        scripted_session(&al, &t, login);
+        fn(&al, &t, login);
         ck_assert_msg(t.live == 0, "N=%ld: %ld blocks leaked", n, t.live);
         if (!t.failed)
             break;
@@ -287,6 +367,18 @@ static void run_all(int realloc_too, int fail_rest, int login)
     ck_assert_msg(n > 10, "the session made only %ld allocations", n);
     ck_assert_msg(n < 200000, "the session never ran without failures");
 }
+
+static void run_all(int realloc_too, int fail_rest, int login)
+{
+    run_script(scripted_session, realloc_too, fail_rest, login);
+}
+
+START_TEST(dialects_and_waiting_survive_failed_allocations)
+{
+    run_script(dialect_session, 1, 0, 0);
+    run_script(dialect_session, 1, 1, 0);
+}
+END_TEST
 
 START_TEST(session_survives_one_failed_allocation_at_every_point)
 {
@@ -381,6 +473,7 @@ static Suite *alloc_suite(void)
     tcase_add_test(tc, broker_new_without_memory_leaves_out_untouched);
     tcase_add_test(tc, broker_uses_only_the_allocator_it_was_given);
     tcase_add_test(tc, shutdown_without_memory_still_flushes_pending_output);
+    tcase_add_test(tc, dialects_and_waiting_survive_failed_allocations);
     suite_add_tcase(s, tc);
     return s;
 }
