@@ -7,9 +7,13 @@
  * stable on a noisy machine (the figure to compare between commits).
  *
  *   core_fanout [--peers N] [--messages M] [--size S] [--batch B]
+ *               [--telex K]
  *
  * --batch B sends B lines between drains, like a loop pass that read
- * several lines before flushing.
+ * several lines before flushing. --telex K makes every K-th peer a telex
+ * user (a room of two dialects: each line is rendered twice, and the
+ * walk looks up each member's rendering); 0, the default, is a room of
+ * one dialect.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -56,9 +60,11 @@ int main(int argc, char **argv)
     long messages = arg(argc, argv, "--messages", 2000);
     long size = arg(argc, argv, "--size", 64);
     long batch = arg(argc, argv, "--batch", 1);
-    if (peers < 1 || messages < 1 || size < 1 || size > 390 || batch < 1) {
+    long telex = arg(argc, argv, "--telex", 0);
+    if (peers < 1 || messages < 1 || size < 1 || size > 390 || batch < 1 ||
+        telex < 0) {
         fprintf(stderr, "usage: core_fanout [--peers N] [--messages M] "
-                        "[--size 1..390] [--batch B]\n");
+                        "[--size 1..390] [--batch B] [--telex K]\n");
         return 2;
     }
     chat_broker *b;
@@ -69,9 +75,14 @@ int main(int argc, char **argv)
     chat_peer **v = calloc((size_t)peers, sizeof(*v));
     if (!v)
         return 1;
-    for (long i = 0; i < peers; i++)
-        if (chat_broker_join(b, NULL, 0, &v[i]) != CHAT_OK)
+    for (long i = 0; i < peers; i++) {
+        chat_peer_options o = CHAT_PEER_OPTIONS_INIT;
+        int mixed = telex && i % telex == telex - 1;
+        o.dialect = mixed ? CHAT_DIALECT_TELEX : CHAT_DIALECT_CHAT;
+        o.login = 0; /* a random name, as chat users get */
+        if (chat_broker_join_opts(b, NULL, &o, 0, &v[i]) != CHAT_OK)
             return 1;
+    }
     drain(b); /* the join storm is not what is measured */
 
     char *line = malloc((size_t)size + 1);
@@ -94,9 +105,9 @@ int main(int argc, char **argv)
     chat_broker_stats(b, &after, sizeof(after));
 
     double deliveries = (double)(after.deliveries - before.deliveries);
-    printf("peers=%ld messages=%ld size=%ld batch=%ld deliveries=%.0f "
-           "bytes=%zu ns_per_delivery=%.1f\n",
-           peers, messages, size, batch, deliveries, bytes,
+    printf("peers=%ld messages=%ld size=%ld batch=%ld telex=%ld "
+           "deliveries=%.0f bytes=%zu ns_per_delivery=%.1f\n",
+           peers, messages, size, batch, telex, deliveries, bytes,
            (t1 - t0) / deliveries);
     for (long i = 0; i < peers; i++)
         chat_peer_release(b, v[i], 0);
