@@ -16,8 +16,8 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-duration=300 clients=1000 rooms=10 senders= rate=1 size=64 sample=10
-warmup= build="$root/build" chatd_args=""
+duration=300 clients=1000 rooms=10 senders='' rate=1 size=64 sample=10
+warmup='' build="$root/build" chatd_args=""
 
 usage() {
     sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
@@ -63,7 +63,7 @@ if [ ! -x "$chatd" ] || [ ! -x "$bench" ]; then
 fi
 
 tmp=$(mktemp -d)
-chatd_pid= bench_pid=
+chatd_pid='' bench_pid=''
 cleanup() {
     # Only the processes this script started, by pid.
     [ -n "$bench_pid" ] && kill "$bench_pid" 2>/dev/null || true
