@@ -1,5 +1,5 @@
 /*
- * chat-cli: reading the server's lines. PROTOCOL.md fixes their exact
+ * chat-cli: reading the server's lines. doc/protocol.md fixes their exact
  * words, so a line's shape tells what it is: "{name}: {text}" is chat,
  * "from {name}: " a direct message, and so on. This only picks colours and
  * follows the name and room; nothing here can change what is sent.
