@@ -74,8 +74,8 @@ void chat_broker_free(chat_broker *b)
     chat_ringpool_clear(&b->rings);
     chat_room_free_all(b);
     chat_map_free(&b->names, &b->alloc);
-    for (int d = 0; d < CHAT_DIALECT_COUNT; d++)
-        chat_msg_unref(&b->alloc, b->help[d]);
+    for (int f = 0; f < CHAT_FORMATS; f++)
+        chat_msg_unref(&b->alloc, b->help[f]);
     chat_map_free(&b->waits, &b->alloc);
     chat_mem_free(&b->alloc, b->filters);
     chat_allocator a = b->alloc;
@@ -87,9 +87,27 @@ void chat_broker_free(chat_broker *b)
 
 static int in_range(int64_t v, int64_t lo, int64_t hi) { return v >= lo && v <= hi; }
 
+/* The options that are a duration in ms, or NULL. */
+static uint64_t *ms_option(chat_options *o, chat_option opt)
+{
+    switch (opt) {
+    case CHAT_OPT_IDLE_TIMEOUT_MS: return &o->idle_ms;
+    case CHAT_OPT_LOGIN_TIMEOUT_MS: return &o->login_ms;
+    case CHAT_OPT_WRITE_TIMEOUT_MS: return &o->write_ms;
+    case CHAT_OPT_FILTER_TIMEOUT_MS: return &o->filter_ms;
+    default: return NULL;
+    }
+}
+
 int chat_broker_set_option(chat_broker *b, chat_option opt, int64_t v)
 {
     chat_options *o = &b->opt;
+    uint64_t *ms = ms_option(o, opt);
+    if (ms) {
+        if (!in_range(v, 0, MAX_MS)) return CHAT_ERR_INVALID;
+        *ms = (uint64_t)v;
+        return CHAT_OK;
+    }
     switch (opt) {
     case CHAT_OPT_LOGIN_MODE:
         if (!in_range(v, 0, 1)) return CHAT_ERR_INVALID;
@@ -106,16 +124,6 @@ int chat_broker_set_option(chat_broker *b, chat_option opt, int64_t v)
     case CHAT_OPT_BURST:
         if (!in_range(v, 0, MAX_RATE)) return CHAT_ERR_INVALID;
         o->burst = (uint32_t)v;
-        return CHAT_OK;
-    case CHAT_OPT_IDLE_TIMEOUT_MS:
-    case CHAT_OPT_LOGIN_TIMEOUT_MS:
-    case CHAT_OPT_WRITE_TIMEOUT_MS:
-    case CHAT_OPT_FILTER_TIMEOUT_MS:
-        if (!in_range(v, 0, MAX_MS)) return CHAT_ERR_INVALID;
-        *(opt == CHAT_OPT_IDLE_TIMEOUT_MS ? &o->idle_ms
-          : opt == CHAT_OPT_LOGIN_TIMEOUT_MS ? &o->login_ms
-          : opt == CHAT_OPT_WRITE_TIMEOUT_MS ? &o->write_ms
-                                             : &o->filter_ms) = (uint64_t)v;
         return CHAT_OK;
     case CHAT_OPT_FILTER_BACKLOG:
         if (!in_range(v, 0, 100000)) return CHAT_ERR_INVALID;
@@ -134,8 +142,9 @@ int chat_broker_set_option(chat_broker *b, chat_option opt, int64_t v)
         b->seed = (uint64_t)v;
         seed_tables(b);
         return CHAT_OK;
+    default: /* the durations, above, or not an option */
+        return CHAT_ERR_INVALID;
     }
-    return CHAT_ERR_INVALID;
 }
 
 int chat_broker_set_default_room(chat_broker *b, const char *room)
@@ -206,7 +215,8 @@ static int read_options(const chat_peer_options *opt, chat_peer_options *o)
             return -1;
     memcpy(o, opt, n < sizeof(*o) ? n : sizeof(*o));
     o->size = sizeof(*o);
-    return (unsigned)o->dialect < CHAT_DIALECT_COUNT ? 0 : -1;
+    return (unsigned)o->dialect < CHAT_DIALECT_COUNT &&
+                   (unsigned)o->framing < CHAT_FRAMINGS ? 0 : -1;
 }
 
 /* Whether p's first line is its name, and how its input is framed. */
@@ -216,6 +226,7 @@ static int set_up_input(chat_broker *b, chat_peer *p, const chat_peer_options *o
     int telnet = o->telnet == CHAT_DEFAULT ? !o->lines : o->telnet;
 
     p->dialect = (uint8_t)o->dialect;
+    p->format = (uint8_t)chat_format(o->dialect, o->framing);
     p->lines = (uint8_t)(o->lines != 0);
     chat_framer_init(&p->framer, &b->alloc, CHAT_MAX_LINE,
                      telnet > 0 ? CHAT_FRAMER_TELNET : 0);
@@ -364,7 +375,7 @@ void chat_broker_shutdown(chat_broker *b, uint64_t now_ms)
             continue;
         /* Slow peers get it too. Without memory for it, a peer still
          * gets what is already pending: the line is not worth more. */
-        chat_msg *m = bye ? chat_line_bytes(&b->alloc, bye, p->dialect) : NULL;
+        chat_msg *m = bye ? chat_line_bytes(&b->alloc, bye, p->format) : NULL;
         if (m)
             chat_peer_reply_always(b, p, m);
         chat_peer_close(b, p, p->doomed ? (chat_close_reason)p->reason

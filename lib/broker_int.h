@@ -25,8 +25,8 @@ typedef struct chat_room {
     char key[CHAT_KEY_SIZE];  /* folded name: the map key */
     char name[CHAT_KEY_SIZE]; /* spelling it was created with */
     uint32_t count;           /* members */
-    uint32_t of_dialect[CHAT_DIALECT_COUNT]; /* members by dialect: a room
-                                 of one dialect fans out with one rendering */
+    uint32_t of_format[CHAT_FORMATS]; /* members by format: a room of one
+                                 format fans out with one rendering */
     chat_link members;        /* of chat_peer.room_link */
     chat_history history;
 } chat_room;
@@ -52,7 +52,8 @@ struct chat_peer {
     uint8_t bounded;          /* queueing a greeting or a join's history:
                                  output bounded by the server, which the
                                  4x high-water rule does not apply to */
-    uint8_t dialect;          /* chat_dialect */
+    uint8_t dialect;          /* chat_dialect: how its input reads */
+    uint8_t format;           /* dialect and framing: what its output is */
     uint8_t lines;            /* fed whole lines (chat_peer_feed_line) */
     struct chat_wait *wait;   /* a message waiting for a filter, and the
                                  lines held behind it; NULL: none */
@@ -103,8 +104,8 @@ struct chat_broker {
     chat_link writes;         /* peers with output, least recent progress first */
     chat_link ready;          /* peers with news for the caller */
     chat_link doomed;         /* closes decided mid-operation, run after it */
-    chat_msg *help[CHAT_DIALECT_COUNT]; /* the help text, rendered at first
-                                 use per dialect */
+    chat_msg *help[CHAT_FORMATS]; /* the help text, rendered at first use
+                                 per format */
     chat_map waits;           /* token -> chat_wait, for filter answers */
     chat_link wait_list;      /* chat_waits with a deadline, soonest first */
     uint64_t next_token;      /* the last token handed to a filter */

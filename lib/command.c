@@ -306,7 +306,7 @@ static void relay_direct(chat_broker *b, chat_peer *p, const char *names,
     if (l) {
         b->stats.messages++;
         for (size_t i = 0; i < n_to; i++) {
-            chat_msg *m = chat_line_bytes(&b->alloc, l, to[i]->dialect);
+            chat_msg *m = chat_line_bytes(&b->alloc, l, to[i]->format);
             if (m)
                 chat_peer_deliver(b, to[i], m);
         }
@@ -390,22 +390,23 @@ static void command_line(chat_broker *b, chat_peer *p, char *text, size_t len)
 
 /* a-chat: "name1, name2: text" is a direct message to each; a line with
  * no ":" or no text is ignored, as the book's server does. */
-static void addressed_line(chat_broker *b, chat_peer *p, const char *text,
+static void addressed_line(chat_broker *b, chat_peer *p, const char *line,
                            size_t len)
 {
-    const char *colon = memchr(text, ':', len);
+    const char *colon = memchr(line, ':', len);
     if (!colon)
         return;
-    size_t names_len = (size_t)(colon - text);
-    const char *msg = colon + 1;
-    size_t msg_len = len - names_len - 1;
-    while (msg_len && is_blank(*msg)) {
-        msg++;
-        msg_len--;
+    const char *names = line;
+    size_t names_len = (size_t)(colon - line);
+    const char *text = colon + 1;
+    size_t text_len = len - names_len - 1;
+    while (text_len && is_blank(*text)) {
+        text++;
+        text_len--;
     }
-    if (msg_len)
-        filter_and_relay(b, p, CHAT_KIND_DIRECT, text, names_len, msg,
-                         msg_len, 0);
+    if (text_len)
+        filter_and_relay(b, p, CHAT_KIND_DIRECT, names, names_len, text,
+                         text_len, 0);
 }
 
 /* Login mode: the line is the wanted name. */

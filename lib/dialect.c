@@ -59,8 +59,8 @@ static const chat_dialect_def chat = {
         [CHAT_T_TOO_LONG] = "Messages can only be 400 bytes long",
         [CHAT_T_BAD_UTF8] = "Messages must be valid UTF-8",
         [CHAT_T_TOO_FAST] = "You are sending too fast, slow down",
-        [CHAT_T_FILTER_LATE] = "Your message was not sent: the filter did "
-                               "not answer in time",
+        [CHAT_T_FILTER_LATE] =
+            "Your message was not sent: the filter did not answer in time",
     },
 };
 
@@ -146,7 +146,7 @@ chat_msg *chat_text_render(const chat_allocator *a, chat_dialect d,
         return NULL;
     if (!args)
         args = &none;
-    chat_msgb_init(&mb, a, strlen(s) + args->t_len + 2 * CHAT_NAME_MAX);
+    chat_msgb_init(&mb, a, strlen(s) + args->t_len + (size_t)2 * CHAT_NAME_MAX);
     while (*s) {
         const char *brace = strchr(s, '{');
         if (!brace || !brace[1] || brace[2] != '}') {
@@ -158,6 +158,17 @@ chat_msg *chat_text_render(const chat_allocator *a, chat_dialect d,
         s = brace + 3;
     }
     return chat_msgb_end(&mb);
+}
+
+chat_msg *chat_text_render_for(const chat_allocator *a, unsigned fmt,
+                               chat_text id, const chat_targs *args)
+{
+    chat_msg *m = chat_text_render(a, chat_format_dialect(fmt), id, args);
+    if (!m)
+        return NULL;
+    chat_msg *framed = chat_frame(a, fmt, m);
+    chat_msg_unref(a, m);
+    return framed;
 }
 
 int chat_dialect_parse(const char *name, chat_dialect *out)

@@ -9,6 +9,7 @@
 
 #include <libchat/broker.h>
 
+#include "framing.h"
 #include "message.h"
 
 /* Every line the broker can send. The first group is relayed (shared by
@@ -83,5 +84,9 @@ int chat_text_shown(chat_dialect d, chat_text id);
  * if d does not show it (check chat_text_shown) or out of memory. */
 chat_msg *chat_text_render(const chat_allocator *a, chat_dialect d,
                            chat_text id, const chat_targs *args);
+
+/* The same, framed for format fmt (framing.h). */
+chat_msg *chat_text_render_for(const chat_allocator *a, unsigned fmt,
+                               chat_text id, const chat_targs *args);
 
 #endif

@@ -1,4 +1,4 @@
-/* Structured, refcounted lines rendered once per dialect; see line.h. */
+/* Structured, refcounted lines rendered once per format; see line.h. */
 #include "line.h"
 
 #include <string.h>
@@ -41,21 +41,21 @@ chat_line *chat_line_new(const chat_allocator *a, chat_text kind,
 
 void chat_line_free(const chat_allocator *a, chat_line *l)
 {
-    for (int d = 0; d < CHAT_DIALECT_COUNT; d++)
-        chat_msg_unref(a, l->out[d]);
+    for (int f = 0; f < CHAT_FORMATS; f++)
+        chat_msg_unref(a, l->out[f]);
     chat_mem_free(a, l);
 }
 
-chat_msg *chat_line_render(const chat_allocator *a, chat_line *l,
-                           chat_dialect d)
+chat_msg *chat_line_render(const chat_allocator *a, chat_line *l, unsigned fmt)
 {
     chat_targs args = {
         .n = l->name, .r = l->room, .o = l->other,
         .t = l->other + strlen(l->other) + 1, .t_len = l->text_len,
     };
-    l->out[d] = chat_text_render(a, d, (chat_text)l->kind, &args);
+    chat_text kind = (chat_text)l->kind;
+    l->out[fmt] = chat_text_render_for(a, fmt, kind, &args);
     /* Out of memory is not remembered: the next recipient tries again. */
-    if (l->out[d] || !chat_text_shown(d, (chat_text)l->kind))
-        l->tried |= (uint8_t)(1u << d);
-    return l->out[d];
+    if (l->out[fmt] || !chat_text_shown(chat_format_dialect(fmt), kind))
+        l->tried |= (uint8_t)(1u << fmt);
+    return l->out[fmt];
 }

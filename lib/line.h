@@ -2,9 +2,10 @@
  * Structured lines: what the broker relays (a chat line, a /me, a direct
  * message, a join, a leave, a rename) before it is bytes. A line is
  * refcounted and shared by every recipient and by the room's history; it
- * is rendered into bytes lazily, once per dialect among its recipients,
- * and each rendering (a chat_msg) is shared by every recipient of that
- * dialect. So a one-dialect room formats a line once, as before.
+ * is rendered into bytes lazily, once per format (dialect and framing)
+ * among its recipients, and each rendering (a chat_msg) is shared by every
+ * recipient of that format. So a room of one format renders a line once,
+ * as before dialects existed.
  */
 #ifndef CHAT_LINE_H
 #define CHAT_LINE_H
@@ -14,9 +15,9 @@
 typedef struct chat_line {
     uint32_t refs;
     uint8_t kind;        /* chat_text, one of the relayed group */
-    uint8_t tried;       /* bit d: rendering for dialect d was attempted */
+    uint8_t tried;       /* bit f: rendering for format f was attempted */
     uint16_t text_len;
-    chat_msg *out[CHAT_DIALECT_COUNT]; /* NULL: not rendered or not shown */
+    chat_msg *out[CHAT_FORMATS]; /* NULL: not rendered or not shown */
     char *name, *room, *other;         /* into data; "" when absent */
     char data[];         /* name, room, other (NUL-terminated), text */
 } chat_line;
@@ -35,20 +36,20 @@ static inline void chat_line_unref(const chat_allocator *a, chat_line *l)
 }
 
 /* The cold path of chat_line_bytes. */
-chat_msg *chat_line_render(const chat_allocator *a, chat_line *l,
-                           chat_dialect d);
+chat_msg *chat_line_render(const chat_allocator *a, chat_line *l, unsigned fmt);
 
-/* l's bytes for dialect d, or NULL if d does not show it (or no memory:
- * then it is lost for that dialect alone, as an undeliverable line). The
- * line keeps the reference: take one to keep the bytes. Inline: a fan-out
- * asks once per recipient and almost always finds it rendered. */
+/* l's bytes for format fmt (framing.h), or NULL if its dialect does not
+ * show it (or no memory: then it is lost for that format alone, as an
+ * undeliverable line). The line keeps the reference: take one to keep the
+ * bytes. Inline: a fan-out asks once per recipient and almost always
+ * finds it rendered. */
 static inline chat_msg *chat_line_bytes(const chat_allocator *a, chat_line *l,
-                                        chat_dialect d)
+                                        unsigned fmt)
 {
-    chat_msg *m = l->out[d];
-    if (m || (l->tried >> d & 1))
+    chat_msg *m = l->out[fmt];
+    if (m || (l->tried >> fmt & 1))
         return m;
-    return chat_line_render(a, l, d);
+    return chat_line_render(a, l, fmt);
 }
 
 #endif

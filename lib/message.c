@@ -73,12 +73,18 @@ size_t chat_format_uint(char out[24], uint64_t v)
 void chat_msgb_uint(chat_msgb *b, uint64_t v)
 {
     char tmp[24];
-    chat_msgb_add(b, tmp, chat_format_uint(tmp, v));
+    size_t n = chat_format_uint(tmp, v);
+    chat_msgb_add(b, tmp, n);
 }
 
 chat_msg *chat_msgb_end(chat_msgb *b)
 {
     chat_msgb_add(b, "\n", 1);
+    return chat_msgb_take(b);
+}
+
+chat_msg *chat_msgb_take(chat_msgb *b)
+{
     if (b->failed) {
         chat_mem_free(b->a, b->m);
         b->m = NULL;

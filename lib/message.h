@@ -43,6 +43,8 @@ void chat_msgb_uint(chat_msgb *b, uint64_t v);
 size_t chat_format_uint(char out[24], uint64_t v);
 /* Appends "\n" and returns the message (refs 1), or NULL on failure. */
 chat_msg *chat_msgb_end(chat_msgb *b);
+/* The message as built, with nothing appended (refs 1), or NULL. */
+chat_msg *chat_msgb_take(chat_msgb *b);
 
 /* Ends the variadic piece lists below: a typed null pointer, because a
  * bare NULL may be an int where va_arg expects a pointer. */

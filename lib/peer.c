@@ -73,7 +73,7 @@ void chat_peer_text(chat_broker *b, chat_peer *p, chat_text id,
 {
     if (p->state == PEER_CLOSING || !chat_text_shown(p->dialect, id))
         return;
-    chat_msg *m = chat_text_render(&b->alloc, p->dialect, id, args);
+    chat_msg *m = chat_text_render_for(&b->alloc, p->format, id, args);
     chat_peer_reply(b, p, m);
     chat_msg_unref(&b->alloc, m);
 }
@@ -184,11 +184,12 @@ int chat_peer_set_name(chat_broker *b, chat_peer *p, const char *name,
 
 void chat_peer_help(chat_broker *b, chat_peer *p)
 {
-    chat_dialect d = p->dialect;
-    if (!b->help[d] && chat_text_shown(d, CHAT_T_HELP))
-        b->help[d] = chat_text_render(&b->alloc, d, CHAT_T_HELP, NULL);
-    if (b->help[d] || chat_text_shown(d, CHAT_T_HELP))
-        chat_peer_reply(b, p, b->help[d]); /* NULL: out of memory */
+    unsigned f = p->format;
+    if (!chat_text_shown(p->dialect, CHAT_T_HELP))
+        return;
+    if (!b->help[f])
+        b->help[f] = chat_text_render_for(&b->alloc, f, CHAT_T_HELP, NULL);
+    chat_peer_reply(b, p, b->help[f]); /* NULL: out of memory */
 }
 
 void chat_peer_welcome(chat_broker *b, chat_peer *p)
@@ -237,6 +238,26 @@ void *chat_peer_user(const chat_peer *p) { return p->user; }
 chat_dialect chat_peer_dialect(const chat_peer *p)
 {
     return (chat_dialect)p->dialect;
+}
+
+int chat_peer_send_raw(chat_broker *b, chat_peer *p, const void *data,
+                       size_t len, uint64_t now_ms)
+{
+    if (!len)
+        return CHAT_ERR_INVALID;
+    if (chat_peer_done(p))
+        return CHAT_ERR_STATE;
+    b->now = now_ms;
+    chat_msgb mb;
+    chat_msgb_init(&mb, &b->alloc, len);
+    chat_msgb_add(&mb, data, len);
+    chat_msg *m = chat_msgb_take(&mb);
+    if (!m)
+        return CHAT_ERR_NOMEM;
+    chat_peer_reply(b, p, m); /* counted, bounded by the 4x rule */
+    chat_msg_unref(&b->alloc, m);
+    chat_broker_settle(b);
+    return CHAT_OK;
 }
 
 const char *chat_peer_name(const chat_peer *p)

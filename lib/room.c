@@ -65,7 +65,7 @@ void chat_room_leave(chat_broker *b, chat_peer *p, int notify)
         return;
     chat_list_remove(&p->room_link);
     r->count--;
-    r->of_dialect[p->dialect]--;
+    r->of_format[p->format]--;
     p->room = NULL;
     if (notify)
         announce(b, r, p, CHAT_T_LEFT);
@@ -84,7 +84,7 @@ int chat_room_enter(chat_broker *b, chat_peer *p, const char *name, size_t len)
     announce(b, r, p, CHAT_T_JOINED);
     chat_list_push_back(&r->members, &p->room_link);
     r->count++;
-    r->of_dialect[p->dialect]++;
+    r->of_format[p->format]++;
     p->room = r;
     /* The ring shrinks lazily when --history is lowered: replay only the
      * newest lines the current limit allows. */
@@ -93,7 +93,7 @@ int chat_room_enter(chat_broker *b, chat_peer *p, const char *name, size_t len)
     p->bounded = 1;
     for (uint32_t i = from; i < kept; i++) {
         chat_line *l = chat_history_at(&r->history, i);
-        chat_msg *m = chat_line_bytes(&b->alloc, l, p->dialect);
+        chat_msg *m = chat_line_bytes(&b->alloc, l, p->format);
         if (m || chat_text_shown(p->dialect, (chat_text)l->kind))
             chat_peer_reply(b, p, m); /* NULL: out of memory */
     }
@@ -104,7 +104,7 @@ int chat_room_enter(chat_broker *b, chat_peer *p, const char *name, size_t len)
 
 #define MEMBER(l) CHAT_CONTAINER(l, chat_peer, room_link)
 
-/* The common case: every member reads one dialect, so one rendering m
+/* The common case: every member reads one format, so one rendering m
  * serves them all and the walk is as tight as before dialects existed.
  * Delivery never unlinks a member (closes are deferred), so the plain
  * walk is safe. */
@@ -122,14 +122,14 @@ static void relay_one(chat_broker *b, chat_room *r, chat_msg *m,
             chat_peer_deliver(b, MEMBER(l), m);
 }
 
-/* A room of several dialects: each member's rendering, made at most once
- * per dialect. */
+/* A room of several formats: each member's rendering, made at most once
+ * per format. */
 static void relay_mixed(chat_broker *b, chat_room *r, chat_line *line,
                         const chat_peer *skip)
 {
     for (chat_link *l = r->members.next; l != &r->members; l = l->next) {
         chat_peer *p = MEMBER(l);
-        chat_msg *m = chat_line_bytes(&b->alloc, line, p->dialect);
+        chat_msg *m = chat_line_bytes(&b->alloc, line, p->format);
         if (m && p != skip)
             chat_peer_deliver(b, p, m);
     }
@@ -144,12 +144,12 @@ void chat_room_relay(chat_broker *b, chat_room *r, chat_line *line,
      * walk needs no test of the dialect per member. */
     const chat_peer *skip =
         from && !chat_dialect_of(from->dialect)->echo ? from : NULL;
-    chat_dialect d = MEMBER(r->members.next)->dialect;
-    if (r->of_dialect[d] != r->count) {
+    unsigned fmt = MEMBER(r->members.next)->format;
+    if (r->of_format[fmt] != r->count) {
         relay_mixed(b, r, line, skip);
         return;
     }
-    chat_msg *m = chat_line_bytes(&b->alloc, line, d);
+    chat_msg *m = chat_line_bytes(&b->alloc, line, fmt);
     if (m)
         relay_one(b, r, m, skip);
 }

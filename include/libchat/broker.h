@@ -80,6 +80,13 @@ CHAT_EXTERN int chat_dialect_parse(const char *name, chat_dialect *out);
 /* A dialect's name (static string), or NULL if d is not one. */
 CHAT_EXTERN const char *chat_dialect_name(chat_dialect d);
 
+/* How a peer's output is framed (chat_peer_options.framing). */
+typedef enum chat_framing {
+    CHAT_FRAMING_LINES = 0,  /* each line ends in "\n": TCP, TLS, a pipe */
+    CHAT_FRAMING_WEBSOCKET,  /* each line is one RFC 6455 text frame, as a
+                                server sends it (unmasked, FIN set) */
+} chat_framing;
+
 /* "Use the default" for the int fields of chat_peer_options. */
 #define CHAT_DEFAULT (-1)
 
@@ -99,10 +106,12 @@ typedef struct chat_peer_options {
     int lines;            /* 1: the caller feeds whole lines with
                              chat_peer_feed_line (WebSocket text frames);
                              0 (default): bytes with chat_peer_feed */
+    chat_framing framing; /* how output is framed; default LINES */
 } chat_peer_options;
 
 #define CHAT_PEER_OPTIONS_INIT                                                 \
-    {sizeof(chat_peer_options), CHAT_DIALECT_CHAT, CHAT_DEFAULT, CHAT_DEFAULT, 0}
+    {sizeof(chat_peer_options), CHAT_DIALECT_CHAT, CHAT_DEFAULT, CHAT_DEFAULT, \
+     0, CHAT_FRAMING_LINES}
 
 /* Why a peer is closing (chat_peer_close_reason). */
 typedef enum chat_close_reason {
@@ -249,6 +258,19 @@ CHAT_EXTERN void *chat_peer_user(const chat_peer *p);
 
 /* The peer's dialect (chat_peer_options). */
 CHAT_EXTERN chat_dialect chat_peer_dialect(const chat_peer *p);
+
+/*
+ * Queue bytes of the front-end's own protocol (a WebSocket pong, say) in
+ * p's outbox after what is already there, so the outbox stays the only
+ * output queue: they count in p's backlog and its limits like a reply to
+ * p (never dropped; past four times the high-water mark p is closed as
+ * slow). Whole units only: they are never split from their neighbours.
+ * data is copied. Errors: CHAT_ERR_STATE if p is closing, CHAT_ERR_NOMEM,
+ * CHAT_ERR_INVALID if len is 0.
+ */
+CHAT_EXTERN int chat_peer_send_raw(chat_broker *b, chat_peer *p,
+                                   const void *data, size_t len,
+                                   uint64_t now_ms);
 
 /*
  * The peer's name, NUL-terminated, or NULL before login. Valid until the
