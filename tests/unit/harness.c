@@ -172,6 +172,13 @@ h_peer *h_join_dialect_at(const char *file, int line, h_harness *h,
     return p;
 }
 
+const void *h_first_piece(const h_peer *p)
+{
+    chat_iov iov[1];
+    ck_assert_uint_gt(chat_peer_peek(p->p, iov, 1), 0);
+    return iov[0].base;
+}
+
 int h_send_line(h_peer *p, const char *s)
 {
     int rc;

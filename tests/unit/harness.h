@@ -113,6 +113,10 @@ void h_hold(h_peer *p, int on);
 size_t h_drain_n(h_peer *p, size_t n);
 size_t h_drain(h_peer *p);
 
+/* Where p's oldest pending output piece lies (it must have one): peers
+ * that share a rendering share this address. */
+const void *h_first_piece(const h_peer *p);
+
 /* Forget what p (or everyone) has received so far. */
 void h_clear(h_peer *p);
 void h_clear_all(h_harness *h);
