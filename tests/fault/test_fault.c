@@ -3,7 +3,7 @@
  * way clients on the internet do (resets, churn, floods, readers that
  * never read, silence, slowloris, a full descriptor table) and against a
  * signal mid-flood. Each case is a user story checked against
- * PROTOCOL.md; afterwards chatd must still exit 0 on SIGTERM (under
+ * doc/protocol.md; afterwards chatd must still exit 0 on SIGTERM (under
  * valgrind that also means no memory error and no leak).
  *
  * Waits are bounded and scaled by harness_slowdown(); nothing asserts on
@@ -415,7 +415,7 @@ END_TEST
  * so its memory stays bounded, far below the ~48 MiB the flood carries,
  * while the reader who keeps up gets every line. Once the non-reader
  * reads, it gets lines plus "dropped {n}" notices adding up to all it was
- * sent (PROTOCOL.md: slow consumer), and can chat again.
+ * sent (doc/protocol.md "Limits"), and can chat again.
  */
 CHAT_CASE(non_reader_memory)
 {
@@ -459,7 +459,7 @@ END_TEST
 /*
  * A user who sends commands but never reads the replies: replies to
  * one's own commands are never dropped, so the backlog passes four times
- * the high-water mark and chatd disconnects them (PROTOCOL.md). The room
+ * the high-water mark and chatd disconnects them (doc/protocol.md). The room
  * is told; others are not slowed down.
  */
 CHAT_CASE(reply_hog)
@@ -645,7 +645,7 @@ static void say(client *c, const char *text)
 /*
  * A user who sends nothing is told and disconnected at the idle timeout,
  * even while the room keeps talking to them: only input counts
- * (PROTOCOL.md). A user who keeps sending stays.
+ * (doc/protocol.md). A user who keeps sending stays.
  */
 CHAT_CASE(silent_client)
 {
@@ -722,7 +722,7 @@ END_TEST
 
 /*
  * Slowloris: one byte every 200 ms, never a newline, under
- * --idle-timeout 1. PROTOCOL.md counts any input as activity, so the
+ * --idle-timeout 1. doc/protocol.md counts any input as activity, so the
  * client stays; what bounds it is the line limit: however long the line
  * grows (10,000 bytes here, in slow pieces), chatd keeps at most 401
  * bytes of it and answers once, when the newline comes. The room never
@@ -751,7 +751,7 @@ CHAT_CASE(slowloris)
         send_line(w, "/users");
         sleep_ms(200);
     }
-    /* Still connected, many idle timeouts later. (PROTOCOL.md does not
+    /* Still connected, many idle timeouts later. (doc/protocol.md does not
      * say when the error comes: at the newline, or as the line passes 400
      * bytes; only that it comes once.) */
     client_pump(loris);

@@ -30,7 +30,7 @@
 
 #define MAX_PEERS 8
 
-/* Past 4x the high-water mark a peer is closed (PROTOCOL.md); what one
+/* Past 4x the high-water mark a peer is closed (doc/protocol.md); what one
  * operation can queue on top before that happens (the greeting with the
  * history, a few replies in one feed) is far below this. */
 #define BACKLOG_SLACK 16384

@@ -1,6 +1,6 @@
 /*
  * Integration tests: each case starts a real chatd on port 0 and drives
- * it over loopback as users would (PROTOCOL.md). Waits are bounded, never
+ * it over loopback as users would (doc/protocol.md). Waits are bounded, never
  * timed: a slow machine makes these slower, not flaky.
  *
  * Run one case: CK_RUN_CASE=flood ./test_chatd (meson does, per case).

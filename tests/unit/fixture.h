@@ -1,6 +1,6 @@
 /*
  * The room most unit suites start from, kept here instead of copied into
- * each suite: a broker h with PROTOCOL.md defaults, and alice, bob and
+ * each suite: a broker h with doc/protocol.md defaults, and alice, bob and
  * carol joined by name in that order, every buffer clear (h_join_as).
  *
  * The setups are Check fixtures, with h_teardown (h_tcase pairs them). A

@@ -21,7 +21,7 @@
 
 #include <libchat/chat.h>
 
-/* Exact protocol lines that many tests expect (PROTOCOL.md). */
+/* Exact protocol lines that many tests expect (doc/protocol.md). */
 #define H_NAME_ERR "Name must be 2-24 characters: letters, digits, _ or -\n"
 #define H_ROOM_ERR "Room must be 2-24 characters: letters, digits, _ or -\n"
 #define H_TOO_LONG "Messages can only be 400 bytes long\n"
@@ -51,7 +51,7 @@ struct h_harness {
     int login;        /* CHAT_OPT_LOGIN_MODE as last set through h_opt */
 };
 
-/* A broker with PROTOCOL.md defaults and a fixed seed. */
+/* A broker with doc/protocol.md defaults and a fixed seed. */
 h_harness *h_new(void);
 /* The same with the given allocator (may be NULL). */
 h_harness *h_new_alloc(const chat_allocator *alloc);

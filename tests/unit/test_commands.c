@@ -1,5 +1,5 @@
 /*
- * PROTOCOL.md "Commands": /join, /rooms, /users, /msg, /me, /quit, the
+ * doc/protocol.md "Commands": /join, /rooms, /users, /msg, /me, /quit, the
  * unknown command reply and usage lines; the command word in any case.
  * (/name and /nick are in test_names.c, /help in test_session.c.)
  *

@@ -1,5 +1,5 @@
 /*
- * PROTOCOL.md "Flow control and limits": slow consumers (high water, drop
+ * doc/protocol.md "Limits": slow consumers (high water, drop
  * count and notice, own replies still queued, 4x high water, write
  * timeout), the rate limit, the idle timeout and the connection cap.
  *

@@ -1,5 +1,5 @@
 /*
- * PROTOCOL.md "Framing", through the broker: line endings, the 400-byte
+ * doc/protocol.md "Lines", through the broker: line endings, the 400-byte
  * limit, UTF-8 validation, control characters and trimming, empty lines,
  * telnet IAC sequences, telnet interrupts and the Ctrl-D line.
  *

@@ -1,5 +1,5 @@
 /*
- * PROTOCOL.md "History": each room keeps its last N chat lines (/me
+ * doc/protocol.md "History": each room keeps its last N chat lines (/me
  * included, notices and direct messages excluded), a user who joins gets
  * them oldest first before "You joined {room}", 0 turns it off, and the
  * history of a removed room is gone with it.

@@ -1,5 +1,5 @@
 /*
- * PROTOCOL.md "Leaving": however a user goes (quit, EOF, reset, idle
+ * doc/protocol.md "Leaving": however a user goes (quit, EOF, reset, idle
  * timeout, slow consumer, write timeout, server shutdown), the room gets
  * "{name} left {room}" (not on shutdown), the name is free at once and a
  * room left empty is removed.

@@ -1,5 +1,5 @@
 /*
- * PROTOCOL.md "Names and rooms": valid names, case-insensitive uniqueness,
+ * doc/protocol.md "Names and rooms": valid names, case-insensitive uniqueness,
  * spelling, /name and /nick; random default names (unique, walking every
  * combination before repeating, numbered when all are taken); login mode.
  */

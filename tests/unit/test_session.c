@@ -1,5 +1,5 @@
 /*
- * PROTOCOL.md "Session start" and "Chat": the greeting in order, the join
+ * doc/protocol.md "Connecting" and "Chatting": the greeting in order, the join
  * notice, the default room option, chat to every member of the room and
  * only to them, and per-sender ordering.
  */

@@ -1,5 +1,5 @@
 /*
- * PROTOCOL.md "Shutdown", as far as the broker decides it: every user gets
+ * doc/protocol.md "Shutdown", as far as the broker decides it: every user gets
  * "Server shutting down..." after whatever is already pending for them
  * (slow users too), no "left" notices, later joins and input are refused.
  */
