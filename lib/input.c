@@ -98,9 +98,13 @@ void chat_peer_eof(chat_broker *b, chat_peer *p, uint64_t now_ms)
     if (chat_peer_done(p))
         return;
     p->broker = b;
-    /* An unfinished last line (bytes with no "\n", or pieces of a line
-     * with no end) runs as if it had ended. */
-    chat_framer_finish(&p->framer, on_frame, p);
+    /* A last line of bytes with no "\n" runs as if it had one (a telnet
+     * user's last words); pieces of a line that never ended are not a
+     * line (a WebSocket message cut off mid-way) and are dropped. */
+    if (p->lines)
+        chat_framer_clear(&p->framer);
+    else
+        chat_framer_finish(&p->framer, on_frame, p);
     if (chat_peer_done(p)) {
         /* it quit on its last line */
     } else if (chat_peer_waiting(p)) {

@@ -231,7 +231,9 @@ CHAT_EXTERN int chat_peer_feed(chat_broker *b, chat_peer *p, const void *data,
  * never buffers a line itself. Bytes are the line's content: a "\n" in it
  * does not split it (control characters are removed as in any line). Same
  * rate limit, UTF-8 and sanitizing rules as chat_peer_feed. data stays the
- * caller's. Returns CHAT_OK; CHAT_ERR_STATE if the peer is closing;
+ * caller's. Pieces of a line that has not ended when chat_peer_eof is
+ * called are dropped (a message cut off is not a message). Returns
+ * CHAT_OK; CHAT_ERR_STATE if the peer is closing;
  * CHAT_ERR_INVALID if it was joined for bytes (and chat_peer_feed returns
  * CHAT_ERR_INVALID for a peer joined for lines).
  */

@@ -259,6 +259,10 @@ START_TEST(a_line_peer_chats_with_a_byte_peer)
     h_send_line(w, "two\nlines\r"); /* one frame is one line */
     expect_lines(alice, "webby: twolines\n");
     ck_assert_int_eq(h_send(w, "bytes\n"), CHAT_ERR_INVALID);
+    /* A message cut off before its last piece is not a message. */
+    chat_peer_feed_line(h->b, w->p, "cut o", 5, 1, h->now);
+    h_eof(w);
+    expect_lines(alice, "webby left main\n");
     ck_assert_int_eq(chat_peer_feed_line(h->b, alice->p, "x", 1, 0, h->now),
                      CHAT_ERR_INVALID);
 }
