@@ -81,7 +81,7 @@ size_t chat_text_sanitize(char *out, const char *s, size_t n)
     return o - start;
 }
 
-static int name_char(char c)
+int chat_name_char(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
            (c >= '0' && c <= '9') || c == '_' || c == '-';
@@ -92,7 +92,7 @@ int chat_name_valid(const char *s, size_t n)
     if (n < CHAT_NAME_MIN || n > CHAT_NAME_MAX)
         return 0;
     for (size_t i = 0; i < n; i++)
-        if (!name_char(s[i]))
+        if (!chat_name_char(s[i]))
             return 0;
     return 1;
 }

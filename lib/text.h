@@ -16,6 +16,8 @@ int chat_utf8_valid(const char *s, size_t n);
 size_t chat_text_sanitize(char *out, const char *s, size_t n);
 
 /* chat_name_valid() is public: include/libchat/common.h. */
+/* Non-zero if c may appear in a name ([A-Za-z0-9_-]). */
+int chat_name_char(char c);
 #include <libchat/common.h>
 
 /* Lowercase ASCII copy of s[0..n) into out, NUL-terminated (n+1 bytes). */

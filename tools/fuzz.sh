@@ -24,7 +24,9 @@ cd "$(dirname "$0")/.." || exit 1
 SECONDS_EACH=${1:-60}
 shift $(($# > 0 ? 1 : 0))
 TARGETS=("$@")
-((${#TARGETS[@]})) || TARGETS=(broker framer)
+if ((${#TARGETS[@]} == 0)); then
+    for d in tests/fuzz/corpus_*/; do d=${d%/}; TARGETS+=("${d#tests/fuzz/corpus_}"); done
+fi
 BUILD_DIR=${FUZZ_BUILD_DIR:-build-fuzz}
 JOBS=$(nproc 2>/dev/null || echo 1)
 
