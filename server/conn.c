@@ -307,11 +307,13 @@ static void set_nodelay(evutil_socket_t fd, const char *addr)
                   evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 }
 
-/* Join the broker and start I/O. Returns -1 (c still to be freed). */
-static int start_conn(struct chatd_conn *c)
+/* Join the broker with opt and start I/O. Returns -1 (c still to be
+ * freed). */
+static int start_conn(struct chatd_conn *c, const chat_peer_options *opt)
 {
     struct chatd_server *srv = c->srv;
-    int err = chat_broker_join(srv->broker, c, chatd_now_ms(), &c->peer);
+    int err = chat_broker_join_opts(srv->broker, c, opt, chatd_now_ms(),
+                                    &c->peer);
 
     if (err != CHAT_OK) {
         log_warn("%s: cannot join: %s", c->addr, chat_strerror(err));
@@ -329,9 +331,10 @@ static int start_conn(struct chatd_conn *c)
     return 0;
 }
 
-int chatd_conn_open(struct chatd_server *srv, evutil_socket_t fd,
+int chatd_conn_open(const struct chatd_listener *l, evutil_socket_t fd,
                     const struct sockaddr *sa, int salen)
 {
+    struct chatd_server *srv = l->srv;
     struct chatd_conn *c = calloc(1, sizeof *c);
 
     (void)salen;
@@ -346,7 +349,7 @@ int chatd_conn_open(struct chatd_server *srv, evutil_socket_t fd,
     set_nodelay(fd, c->addr);
     /* Writes must never block the loop (the listener sets it too). */
     evutil_make_socket_nonblocking(fd);
-    if (start_conn(c) != 0) {
+    if (start_conn(c, &l->peer_opt) != 0) {
         if (c->read_ev)
             event_free(c->read_ev);
         if (c->write_ev)
@@ -356,7 +359,8 @@ int chatd_conn_open(struct chatd_server *srv, evutil_socket_t fd,
         return -1;
     }
     link_conn(c);
-    log_debug("%s connected (%zu open)", c->addr, srv->nconns);
+    log_debug("%s connected to %s (%zu open)", c->addr, l->label,
+              srv->nconns);
     chatd_server_schedule_flush(srv); /* the greeting */
     return 0;
 }

@@ -129,21 +129,12 @@ static int make_broker(const struct chatd_options *o, chat_broker **out)
     return 0;
 }
 
-/* Resolve --bind/--port into *ss. */
-static int resolve_bind(const char *host, const char *port,
-                        struct sockaddr_storage *ss, socklen_t *len)
+/* Resolve every listener's address before anything is bound. */
+static int resolve_listeners(struct chatd_options *o)
 {
-    struct addrinfo *res;
-    int err = chatp_resolve(host, port, 1, &res);
-
-    if (err != 0) {
-        fprintf(stderr, "chatd: invalid value '%s' for --bind: %s\n", host,
-                chatp_resolve_strerror(err));
-        return -1;
-    }
-    memcpy(ss, res->ai_addr, res->ai_addrlen);
-    *len = res->ai_addrlen;
-    freeaddrinfo(res);
+    for (size_t i = 0; i < o->nlisteners; i++)
+        if (chatd_listen_resolve(&o->listeners[i]) != 0)
+            return -1;
     return 0;
 }
 
@@ -157,15 +148,13 @@ static struct chatd_server_config server_config(const struct chatd_options *o)
 
 static int serve(struct chatd_options *o)
 {
-    struct sockaddr_storage ss;
-    socklen_t sslen;
     chat_broker *b;
     struct chatd_server srv;
     struct chatd_server_config cfg = server_config(o);
     int64_t fd_clients;
     int status;
 
-    if (resolve_bind(o->bind, o->port, &ss, &sslen) != 0)
+    if (resolve_listeners(o) != 0)
         return 2;
     chatd_tune_malloc();
     fd_clients = default_max_clients(raise_fd_limit());
@@ -181,8 +170,7 @@ static int serve(struct chatd_options *o)
     log_debug("libchat %s; up to %lld clients", chat_version(),
               (long long)o->max_clients);
     status = 1;
-    if (chatd_server_init(&srv, b, &cfg, (struct sockaddr *)&ss,
-                          (int)sslen) == 0)
+    if (chatd_server_init(&srv, b, &cfg, o->listeners, o->nlisteners) == 0)
         status = chatd_server_run(&srv);
     chatd_server_free(&srv);
     return status;

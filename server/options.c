@@ -24,6 +24,7 @@
 
 enum long_only {
     OPT_LOGIN = 256,
+    OPT_LISTEN,
     OPT_ROOM,
     OPT_HISTORY,
     OPT_RATE,
@@ -41,6 +42,7 @@ enum long_only {
 static const struct option long_options[] = {
     {"bind", required_argument, NULL, 'b'},
     {"port", required_argument, NULL, 'p'},
+    {"listen", required_argument, NULL, OPT_LISTEN},
     {"login", no_argument, NULL, OPT_LOGIN},
     {"room", required_argument, NULL, OPT_ROOM},
     {"history", required_argument, NULL, OPT_HISTORY},
@@ -64,6 +66,9 @@ static const char usage_text[] =
     "\n"
     "  -b, --bind ADDR           listen on ADDR (default 127.0.0.1; ::1 for IPv6)\n"
     "  -p, --port N              TCP port (default 4242; 0 picks a free one)\n"
+    "      --listen URL          listen at tcp://HOST:PORT[?dialect=D], D one\n"
+    "                            of chat, a-chat, telex; repeatable. Replaces\n"
+    "                            the default listener unless -b or -p is given\n"
     "      --login               the first line a client sends is its name\n"
     "      --room NAME           room new users join (default main)\n"
     "      --history N           chat lines kept per room (default 20; 0 off)\n"
@@ -207,7 +212,43 @@ static int set_port(const char *arg, struct chatd_options *opt)
         return -1;
     }
     opt->port = arg;
+    opt->bind_given = 1;
     return 0;
+}
+
+static int set_bind(char *arg, struct chatd_options *opt)
+{
+    opt->bind = chatp_host_unbracket(arg);
+    opt->bind_given = 1;
+    return 0;
+}
+
+/* One more --listen; slot 0 is kept for -b/-p's listener (see
+ * finish_listeners). */
+static int add_listener(const char *url, struct chatd_options *opt)
+{
+    if (opt->nlisteners + 1 >= CHATD_MAX_LISTENERS) {
+        fprintf(stderr, "chatd: too many --listen: at most %d\n",
+                CHATD_MAX_LISTENERS - 1);
+        return -1;
+    }
+    return chatd_listen_parse(url, &opt->listeners[++opt->nlisteners]);
+}
+
+/*
+ * -b/-p's plain chat listener comes first, so its "listening on" line is
+ * the first, as it always was; --listen alone replaces it, -b or -p with
+ * --listen keeps it. Then the --listen ones, in order.
+ */
+static int finish_listeners(struct chatd_options *opt)
+{
+    if (opt->nlisteners > 0 && !opt->bind_given) {
+        memmove(&opt->listeners[0], &opt->listeners[1],
+                opt->nlisteners * sizeof opt->listeners[0]);
+        return 0;
+    }
+    opt->nlisteners++;
+    return chatd_listen_plain(opt->bind, opt->port, &opt->listeners[0]);
 }
 
 static int set_high_water(const char *arg, int64_t *dst)
@@ -223,10 +264,11 @@ static int set_high_water(const char *arg, int64_t *dst)
 static int apply_flag(int c, char *arg, struct chatd_options *opt)
 {
     switch (c) {
-    case 'b': opt->bind = chatp_host_unbracket(arg); return 0;
+    case 'b': return set_bind(arg, opt);
     case 'p': return set_port(arg, opt);
     case 'v': opt->verbose++; return 0;
     case OPT_LOGIN: opt->login = 1; return 0;
+    case OPT_LISTEN: return add_listener(arg, opt);
     case OPT_ROOM: opt->room = arg; return 0;
     case OPT_HISTORY: return set_count(c, arg, &opt->history);
     case OPT_RATE: return set_count(c, arg, &opt->rate);
@@ -286,5 +328,7 @@ enum chatd_parse_result chatd_parse_options(int argc, char **argv,
                 argv[optind]);
         return CHATD_PARSE_ERROR;
     }
+    if (finish_listeners(opt) != 0)
+        return CHATD_PARSE_ERROR;
     return CHATD_PARSE_RUN;
 }

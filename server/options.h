@@ -7,7 +7,10 @@
 #ifndef CHATD_OPTIONS_H
 #define CHATD_OPTIONS_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include "listener.h"
 
 /* A numeric option the user did not give: keep the broker's default. */
 #define CHATD_UNSET (-1)
@@ -16,6 +19,11 @@ struct chatd_options {
     const char *bind;     /* address to listen on, "[::1]" unbracketed;
                              default "127.0.0.1" */
     const char *port;     /* validated decimal 0..65535; default "4242" */
+    int bind_given;       /* -b or -p was given */
+    /* What to listen on: -b/-p's listener unless --listen alone replaces
+     * it, then each --listen in order. Not resolved yet. */
+    struct chatd_listen_spec listeners[CHATD_MAX_LISTENERS];
+    size_t nlisteners;
     const char *room;     /* default room, or NULL for the broker's */
     int login;            /* --login */
     int verbose;          /* count of -v */

@@ -1,5 +1,6 @@
 /*
- * chatd - the event loop: listener, flush pass, broker timer, signals.
+ * chatd - the event loop: flush pass, broker timer, signals (the
+ * listeners are listener.c's).
  *
  * One pass of the loop runs the I/O callbacks (conn.c feeds input to the
  * broker and schedules a flush), then the flush event, which writes every
@@ -36,19 +37,6 @@
 #endif
 
 #include "log.h"
-
-/* How long accepting pauses when accept() fails for want of resources. */
-#define ACCEPT_PAUSE_MS 100
-
-/* Turning clients away is logged at most this often. */
-#define FULL_LOG_EVERY_MS 5000
-
-/*
- * The one protocol line chatd spells itself (doc/protocol.md "Limits"):
- * when the process is out of file descriptors the broker never sees the
- * connection, so chatd answers it directly with the spare descriptor.
- */
-static const char full_line[] = "Server is full, try again later\n";
 
 uint64_t chatd_now_ms(void)
 {
@@ -172,105 +160,7 @@ static void on_trim(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-/* ---- accepting ----------------------------------------------------------- */
-
-static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
-                      struct sockaddr *sa, int salen, void *arg)
-{
-    (void)l;
-    chatd_conn_open(arg, fd, sa, salen);
-}
-
-static void pause_accepting(struct chatd_server *srv)
-{
-    struct timeval tv = ms_to_tv(ACCEPT_PAUSE_MS);
-
-    if (!srv->listener)
-        return;
-    evconnlistener_disable(srv->listener);
-    /* Without the timer that resumes it the listener would stay deaf for
-     * good: better to keep accepting (and perhaps spin) than that. */
-    if (evtimer_add(srv->resume_ev, &tv) != 0) {
-        log_warn("cannot arm the accept pause timer: accepting on");
-        evconnlistener_enable(srv->listener);
-    }
-}
-
-static void on_resume(evutil_socket_t fd, short what, void *arg)
-{
-    struct chatd_server *srv = arg;
-
-    (void)fd;
-    (void)what;
-    if (srv->listener)
-        evconnlistener_enable(srv->listener);
-}
-
-static void log_turned_away(struct chatd_server *srv)
-{
-    uint64_t now = chatd_now_ms();
-
-    srv->turned_away++;
-    if (srv->full_logged_at && now - srv->full_logged_at < FULL_LOG_EVERY_MS)
-        return;
-    log_warn("out of file descriptors: turned %llu connection(s) away",
-             (unsigned long long)srv->turned_away);
-    srv->turned_away = 0;
-    srv->full_logged_at = now;
-}
-
-/*
- * accept() failed with EMFILE/ENFILE. The pending connection would keep
- * the listener readable and the loop spinning, so take it with the spare
- * descriptor, tell the client, close it, and take the spare back. If even
- * that fails, stop accepting for a moment; open clients are unaffected.
- */
-static void turn_away(struct chatd_server *srv)
-{
-    int fd;
-
-    if (srv->reserve_fd >= 0) {
-        close(srv->reserve_fd);
-        srv->reserve_fd = -1;
-    }
-    fd = accept(evconnlistener_get_fd(srv->listener), NULL, NULL);
-    if (fd >= 0) {
-        /* Best effort: a fresh socket's send buffer has room for it. */
-        if (send(fd, full_line, sizeof full_line - 1, 0) < 0)
-            log_debug("turning a client away: %s", strerror(errno));
-        close(fd);
-        log_turned_away(srv);
-    }
-    srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || srv->reserve_fd < 0)
-        pause_accepting(srv);
-}
-
-static void on_accept_error(struct evconnlistener *l, void *arg)
-{
-    struct chatd_server *srv = arg;
-    int err = EVUTIL_SOCKET_ERROR();
-
-    (void)l;
-    if (err == EMFILE || err == ENFILE) {
-        turn_away(srv);
-        return;
-    }
-    /* ENOBUFS, ENOMEM and the like: retrying at once would spin. */
-    log_warn("accept: %s", evutil_socket_error_to_string(err));
-    pause_accepting(srv);
-}
-
 /* ---- shutdown ------------------------------------------------------------ */
-
-static void stop_accepting(struct chatd_server *srv)
-{
-    if (srv->listener) {
-        evconnlistener_free(srv->listener);
-        srv->listener = NULL;
-    }
-    event_del(srv->resume_ev);
-}
 
 static void on_grace(evutil_socket_t fd, short what, void *arg)
 {
@@ -296,7 +186,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     }
     srv->stopping = 1;
     log_info("%s: shutting down (%zu connection(s))", name, srv->nconns);
-    stop_accepting(srv);
+    chatd_listeners_close(srv);
     chat_broker_shutdown(srv->broker, chatd_now_ms());
     chatd_server_schedule_flush(srv);
     if (srv->nconns == 0) {
@@ -322,57 +212,17 @@ static int make_events(struct chatd_server *srv)
     srv->flush_ev = event_new(base, -1, 0, on_flush, srv);
     srv->timer_ev = evtimer_new(base, on_timer, srv);
     srv->grace_ev = evtimer_new(base, on_grace, srv);
-    srv->resume_ev = evtimer_new(base, on_resume, srv);
     srv->trim_ev = event_new(base, -1, EV_PERSIST, on_trim, srv);
     srv->sig_ev[0] = evsignal_new(base, SIGINT, on_signal, srv);
     srv->sig_ev[1] = evsignal_new(base, SIGTERM, on_signal, srv);
     if (!srv->flush_ev || !srv->timer_ev || !srv->grace_ev ||
-        !srv->resume_ev || !srv->trim_ev || !srv->sig_ev[0] ||
-        !srv->sig_ev[1])
+        !srv->trim_ev || !srv->sig_ev[0] || !srv->sig_ev[1])
         return -1;
     struct timeval trim_every = ms_to_tv(TRIM_CHECK_MS);
     if (event_add(srv->sig_ev[0], NULL) != 0 ||
         event_add(srv->sig_ev[1], NULL) != 0 ||
         event_add(srv->trim_ev, &trim_every) != 0)
         return -1;
-    return 0;
-}
-
-static void log_listening(struct chatd_server *srv)
-{
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    char addr[64];
-
-    if (getsockname(evconnlistener_get_fd(srv->listener),
-                    (struct sockaddr *)&ss, &len) != 0) {
-        log_warn("getsockname: %s", strerror(errno));
-        return;
-    }
-    chatd_format_addr((struct sockaddr *)&ss, addr, sizeof addr);
-    log_info("listening on %s", addr);
-}
-
-static int start_listening(struct chatd_server *srv,
-                           const struct sockaddr *addr, int addrlen)
-{
-    unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
-                     LEV_OPT_CLOSE_ON_EXEC;
-
-    /* The kernel's largest accept queue (it caps SOMAXCONN to its own
-     * somaxconn): with libevent's default of 128, a thousand clients
-     * connecting at once overflow it and fall back to SYN cookies. */
-    srv->listener = evconnlistener_new_bind(srv->base, on_accept, srv, flags,
-                                            SOMAXCONN, addr, addrlen);
-    if (!srv->listener) {
-        int err = errno;
-        char name[64];
-        chatd_format_addr(addr, name, sizeof name);
-        log_error("cannot listen on %s: %s", name, strerror(err));
-        return -1;
-    }
-    evconnlistener_set_error_cb(srv->listener, on_accept_error);
-    log_listening(srv);
     return 0;
 }
 
@@ -405,7 +255,7 @@ static int make_common_timeouts(struct chatd_server *srv)
 
 int chatd_server_init(struct chatd_server *srv, chat_broker *b,
                       const struct chatd_server_config *cfg,
-                      const struct sockaddr *addr, int addrlen)
+                      const struct chatd_listen_spec *specs, size_t nspecs)
 {
     memset(srv, 0, sizeof *srv);
     srv->broker = b;
@@ -426,7 +276,7 @@ int chatd_server_init(struct chatd_server *srv, chat_broker *b,
         log_error("cannot set up the event loop");
         return -1;
     }
-    return start_listening(srv, addr, addrlen);
+    return chatd_listeners_open(srv, specs, nspecs);
 }
 
 int chatd_server_run(struct chatd_server *srv)
@@ -460,12 +310,10 @@ void chatd_server_free(struct chatd_server *srv)
     chat_broker_free(srv->broker);
     free(srv->scratch);
     srv->broker = NULL;
-    if (srv->listener)
-        evconnlistener_free(srv->listener);
+    chatd_listeners_close(srv);
     free_event(srv->flush_ev);
     free_event(srv->timer_ev);
     free_event(srv->grace_ev);
-    free_event(srv->resume_ev);
     free_event(srv->trim_ev);
     free_event(srv->sig_ev[0]);
     free_event(srv->sig_ev[1]);

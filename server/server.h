@@ -1,9 +1,10 @@
 /*
  * chatd - the event loop around one broker.
  *
- * server.c owns the listener, the flush event, the broker timer and the
- * signals; conn.c owns one socket and two events per client. Neither knows any chat
- * rule: bytes go into the broker, the broker's output goes out.
+ * server.c owns the flush event, the broker timer and the signals;
+ * listener.c the listeners; conn.c one socket and two events per client.
+ * None of them knows any chat rule: bytes go into the broker, the
+ * broker's output goes out.
  */
 #ifndef CHATD_SERVER_H
 #define CHATD_SERVER_H
@@ -12,8 +13,9 @@
 #include <stdint.h>
 
 #include <event2/event.h>
-#include <event2/listener.h>
 #include <libchat/chat.h>
+
+#include "listener.h"
 
 struct chatd_conn;
 
@@ -32,13 +34,13 @@ struct chatd_server {
     struct event_base *base;
     chat_broker *broker;
     struct chatd_server_config cfg;
-    struct evconnlistener *listener; /* NULL once shutting down */
+    struct chatd_listener *listeners; /* NULL once shutting down */
+    size_t nlisteners;
     struct event *flush_ev;  /* writes every ready peer, once per pass */
     struct event *timer_ev;  /* the broker's next deadline */
     uint64_t timer_at;       /* deadline armed, or CHAT_NO_DEADLINE */
     struct event *sig_ev[2]; /* SIGINT, SIGTERM */
     struct event *grace_ev;  /* ends a shutdown that takes too long */
-    struct event *resume_ev; /* re-enables accepting after fd exhaustion */
     struct event *trim_ev;   /* gives heap back once the loop goes quiet */
     uint64_t passes;         /* flush passes so far */
     uint64_t writes;         /* send() calls that wrote something */
@@ -46,7 +48,8 @@ struct chatd_server {
                                 gathered here for one send() */
     uint64_t passes_seen;    /* ... at the last trim check */
     int trimmed;             /* heap given back since the last activity */
-    int reserve_fd;          /* spare fd to turn clients away on EMFILE */
+    int reserve_fd;          /* spare fd to turn clients away on EMFILE,
+                                shared by the listeners */
     uint64_t turned_away;    /* clients turned away since the last log */
     uint64_t full_logged_at; /* when that was last logged (ms) */
     int stopping;            /* a shutdown signal arrived */
@@ -68,18 +71,18 @@ uint64_t chatd_now_ms(void);
 void chatd_format_addr(const struct sockaddr *sa, char *buf, size_t size);
 
 /*
- * Set up srv around broker b and listen on addr. srv owns b from now on:
- * call chatd_server_free() afterwards whether this succeeded or not.
- * Logs and returns -1 on failure.
+ * Set up srv around broker b and open a listener per spec (resolved; all
+ * or none). srv owns b from now on: call chatd_server_free() afterwards
+ * whether this succeeded or not. Logs and returns -1 on failure.
  */
 int chatd_server_init(struct chatd_server *srv, chat_broker *b,
                       const struct chatd_server_config *cfg,
-                      const struct sockaddr *addr, int addrlen);
+                      const struct chatd_listen_spec *specs, size_t nspecs);
 
 /* Run until shutdown. Returns the process exit status. */
 int chatd_server_run(struct chatd_server *srv);
 
-/* Free everything: connections, broker, events, listener, base. */
+/* Free everything: connections, broker, events, listeners, base. */
 void chatd_server_free(struct chatd_server *srv);
 
 /* Ask for a flush pass after the current I/O callbacks. */
@@ -91,9 +94,11 @@ void chatd_server_conn_gone(struct chatd_server *srv);
 /* ---- conn.c ------------------------------------------------------------ */
 
 /*
- * Adopt an accepted socket: watch it and join it to the broker. On failure the socket is closed and -1 is returned.
+ * Adopt a socket listener l accepted: watch it and join it to the broker
+ * with l's peer options. On failure the socket is closed and -1 is
+ * returned.
  */
-int chatd_conn_open(struct chatd_server *srv, evutil_socket_t fd,
+int chatd_conn_open(const struct chatd_listener *l, evutil_socket_t fd,
                     const struct sockaddr *sa, int salen);
 
 /* Move p's pending output to its socket, or close it when it is done. */

@@ -1,0 +1,77 @@
+/*
+ * chatd - listeners: the doors in, one per --listen URL (or -b/-p).
+ *
+ * A URL names a scheme, an address and how a connection accepted there
+ * joins the broker (its dialect). tcp:// is the only scheme today; tls://,
+ * http:// and https:// will be new rows of the scheme table with a
+ * transport per connection, not another front-end.
+ */
+#ifndef CHATD_LISTENER_H
+#define CHATD_LISTENER_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include <libchat/chat.h>
+
+struct chatd_server;
+struct evconnlistener;
+struct event;
+
+/* How many listeners chatd opens at most (--listen, plus -b/-p's). */
+#define CHATD_MAX_LISTENERS 16
+
+enum chatd_scheme {
+    CHATD_SCHEME_TCP, /* tcp://HOST:PORT: plain lines over TCP */
+};
+
+/* Where and how to listen: a parsed --listen URL, or -b/-p. */
+struct chatd_listen_spec {
+    enum chatd_scheme scheme;
+    chat_dialect dialect;
+    const char *flag;       /* "--listen" or "--bind", for messages */
+    const char *text;       /* the value as typed (points into argv) */
+    char host[256];         /* unbracketed: "::1", "127.0.0.1", a name */
+    char port[6];           /* decimal 0..65535 */
+    struct sockaddr_storage addr; /* set by chatd_listen_resolve() */
+    socklen_t addrlen;
+};
+
+/* An open listener. Connections copy what they need at accept. */
+struct chatd_listener {
+    struct chatd_server *srv;
+    struct evconnlistener *evl;
+    struct event *resume_ev;     /* re-enables accepting after a pause */
+    chat_peer_options peer_opt;  /* what its connections join with */
+    char label[160];             /* for logs: "127.0.0.1:4242" for a plain
+                                    chat listener, else its URL */
+};
+
+/*
+ * Parse url ("tcp://HOST:PORT[?dialect=NAME]"; HOST may be "[::1]") into
+ * *out, its text pointing at url. Returns 0, or -1 after printing one
+ * "chatd: invalid value ..." line on stderr.
+ */
+int chatd_listen_parse(const char *url, struct chatd_listen_spec *out);
+
+/* The -b/-p listener: plain chat over TCP. -1 (after a message) if host
+ * is too long. */
+int chatd_listen_plain(const char *host, const char *port,
+                       struct chatd_listen_spec *out);
+
+/* Resolve s->host and s->port into s->addr. Returns 0, or -1 after
+ * printing one line on stderr. */
+int chatd_listen_resolve(struct chatd_listen_spec *s);
+
+/*
+ * Open a listener per spec into srv->listeners, all or none: on failure
+ * (e.g. a port in use) it logs one error line, closes what it opened and
+ * returns -1. Once all are open each logs "listening on LABEL".
+ */
+int chatd_listeners_open(struct chatd_server *srv,
+                         const struct chatd_listen_spec *specs, size_t n);
+
+/* Stop accepting and free the listeners (at shutdown). Safe to repeat. */
+void chatd_listeners_close(struct chatd_server *srv);
+
+#endif /* CHATD_LISTENER_H */
