@@ -28,6 +28,9 @@ static void seed_tables(chat_broker *b)
                   seed_draw(b->seed, 4));
     chat_map_init(&b->waits, offsetof(chat_wait, key), seed_draw(b->seed, 6),
                   seed_draw(b->seed, 7));
+    chat_map_init(&b->remote, offsetof(chat_remote, key), seed_draw(b->seed, 8),
+                  seed_draw(b->seed, 9));
+    chat_bus_init(&b->bus, seed_draw(b->seed, 10), seed_draw(b->seed, 11));
     chat_namegen_init(&b->gen, seed_draw(b->seed, 5));
 }
 
@@ -58,6 +61,7 @@ int chat_broker_new(chat_broker **out, const chat_allocator *alloc)
     chat_list_init(&b->ready);
     chat_list_init(&b->doomed);
     chat_list_init(&b->wait_list);
+    b->bus.limit = 65536;
     *out = b;
     return CHAT_OK;
 }
@@ -72,7 +76,9 @@ void chat_broker_free(chat_broker *b)
         chat_peer_free(b, CHAT_CONTAINER(l, chat_peer, all_link));
     }
     chat_ringpool_clear(&b->rings);
+    chat_remote_free_all(b);
     chat_room_free_all(b);
+    chat_bus_free(&b->bus, &b->alloc);
     chat_map_free(&b->names, &b->alloc);
     for (int f = 0; f < CHAT_FORMATS; f++)
         chat_msg_unref(&b->alloc, b->help[f]);
@@ -125,6 +131,10 @@ int chat_broker_set_option(chat_broker *b, chat_option opt, int64_t v)
         if (!in_range(v, 0, MAX_RATE)) return CHAT_ERR_INVALID;
         o->burst = (uint32_t)v;
         return CHAT_OK;
+    case CHAT_OPT_EVENT_QUEUE:
+        if (!in_range(v, 0, (int64_t)1 << 30)) return CHAT_ERR_INVALID;
+        b->bus.limit = (uint32_t)v;
+        return CHAT_OK;
     case CHAT_OPT_FILTER_BACKLOG:
         if (!in_range(v, 0, 100000)) return CHAT_ERR_INVALID;
         o->filter_backlog = (uint32_t)v;
@@ -138,7 +148,9 @@ int chat_broker_set_option(chat_broker *b, chat_option opt, int64_t v)
         o->max_peers = (uint64_t)v;
         return CHAT_OK;
     case CHAT_OPT_SEED:
-        if (b->names.count || !chat_list_empty(&b->all)) return CHAT_ERR_STATE;
+        if (b->names.count || b->remote.count || b->bus.seen.count ||
+            !chat_list_empty(&b->all))
+            return CHAT_ERR_STATE;
         b->seed = (uint64_t)v;
         seed_tables(b);
         return CHAT_OK;
@@ -174,7 +186,8 @@ static int name_taken(void *ctx, const char *name)
     chat_broker *b = ctx;
     char key[32];
     chat_fold(key, name, strlen(name));
-    return chat_map_find(&b->names, key) != NULL;
+    return chat_map_find(&b->names, key) != NULL ||
+           chat_map_find(&b->remote, key) != NULL;
 }
 
 /* Default mode: a generated name, then the greeting. */

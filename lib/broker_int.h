@@ -7,6 +7,7 @@
 
 #include <libchat/broker.h>
 
+#include "bus.h"
 #include "dialect.h"
 #include "framer_int.h"
 #include "history.h"
@@ -17,6 +18,7 @@
 #include "names.h"
 #include "outbox.h"
 #include "ratelimit.h"
+#include "remote.h"
 #include "wait.h"
 
 #define CHAT_KEY_SIZE (CHAT_NAME_MAX + 1)
@@ -24,7 +26,9 @@
 typedef struct chat_room {
     char key[CHAT_KEY_SIZE];  /* folded name: the map key */
     char name[CHAT_KEY_SIZE]; /* spelling it was created with */
-    uint32_t count;           /* members */
+    uint32_t count;           /* members on this node */
+    uint32_t remote_count;    /* members on other nodes (cluster mode) */
+    chat_link remote_members; /* of chat_remote.room_link */
     uint32_t of_format[CHAT_FORMATS]; /* members by format: a room of one
                                  format fans out with one rendering */
     chat_link members;        /* of chat_peer.room_link */
@@ -109,6 +113,8 @@ struct chat_broker {
     chat_map waits;           /* token -> chat_wait, for filter answers */
     chat_link wait_list;      /* chat_waits with a deadline, soonest first */
     uint64_t next_token;      /* the last token handed to a filter */
+    chat_bus bus;             /* cluster mode: events out, messages in */
+    chat_map remote;          /* folded name -> chat_remote */
     chat_ringpool rings;      /* recycled outbox rings */
     chat_filter_entry *filters;
     size_t n_filters;
@@ -208,6 +214,10 @@ static inline int chat_peer_waiting(const chat_peer *p)
 /* ---- room.c ---- */
 
 chat_room *chat_room_find(chat_broker *b, const char *name, size_t len);
+/* The room called name, created (empty) if needed; NULL without memory. */
+chat_room *chat_room_get(chat_broker *b, const char *name, size_t len);
+/* Remove r if nobody is in it, here or elsewhere. */
+void chat_room_release(chat_broker *b, chat_room *r);
 /* Move p into the room named name (created if needed); p gets history and
  * "You joined"; the old room gets "left", the new one "joined". */
 int chat_room_enter(chat_broker *b, chat_peer *p, const char *name, size_t len);

@@ -26,6 +26,12 @@ static chat_peer *find_user(chat_broker *b, const char *name, size_t len)
     return chat_map_find(&b->names, key);
 }
 
+/* Someone here or (cluster mode) on another node is called name. */
+static int name_in_use(chat_broker *b, const char *name, size_t len)
+{
+    return find_user(b, name, len) || chat_remote_find(b, name, len);
+}
+
 static void relay_direct(chat_broker *b, chat_peer *p, const char *names,
                          size_t names_len, const char *text, size_t len);
 
@@ -44,6 +50,11 @@ static void relay_said(chat_broker *b, chat_peer *p, chat_msg_kind kind,
     chat_room_remember(b, p->room, l);
     chat_room_relay(b, p->room, l, p);
     chat_line_unref(&b->alloc, l);
+    chat_wire w = {.kind = kind == CHAT_KIND_ME ? CHAT_WIRE_ME : CHAT_WIRE_CHAT,
+                   .text = text, .text_len = len};
+    memcpy(w.name, p->name, sizeof(w.name));
+    memcpy(w.room, p->room->name, sizeof(w.room));
+    chat_bus_publish(b, CHAT_CHANNEL_ROOM, p->room->name, &w, 1);
 }
 
 static void relay(chat_broker *b, chat_peer *p, chat_msg_kind kind,
@@ -107,7 +118,8 @@ static void cmd_name(chat_broker *b, chat_peer *p, args *a)
         return;
     }
     chat_peer *other = find_user(b, a->rest, a->rest_len);
-    if (other && other != p) {
+    if ((other && other != p) ||
+        (!other && chat_remote_find(b, a->rest, a->rest_len))) {
         chat_peer_text(b, p, CHAT_T_NAME_TAKEN, &(chat_targs){.o = a->rest});
         return;
     }
@@ -120,6 +132,7 @@ static void cmd_name(chat_broker *b, chat_peer *p, args *a)
     (void)chat_peer_set_name(b, p, a->rest, a->rest_len); /* cannot fail */
     chat_room_notice(b, p->room, CHAT_T_RENAMED,
                      &(chat_targs){.n = p->name, .o = old});
+    chat_bus_presence(b, CHAT_WIRE_RENAMED, p->name, p->room->name, old);
 }
 
 static void cmd_join(chat_broker *b, chat_peer *p, args *a)
@@ -139,8 +152,9 @@ static void cmd_join(chat_broker *b, chat_peer *p, args *a)
 static int by_count_then_name(const void *x, const void *y)
 {
     const chat_room *r = *(chat_room *const *)x, *s = *(chat_room *const *)y;
-    if (r->count != s->count)
-        return r->count > s->count ? -1 : 1;
+    uint32_t rn = r->count + r->remote_count, sn = s->count + s->remote_count;
+    if (rn != sn)
+        return rn > sn ? -1 : 1;
     return chat_name_cmp(r->name, s->name);
 }
 
@@ -176,7 +190,7 @@ static void cmd_rooms(chat_broker *b, chat_peer *p, args *a)
         chat_msgb_str(&mb, i ? ", " : "");
         chat_msgb_str(&mb, v[i]->name);
         chat_msgb_str(&mb, " (");
-        chat_msgb_uint(&mb, v[i]->count);
+        chat_msgb_uint(&mb, (uint64_t)v[i]->count + v[i]->remote_count);
         chat_msgb_str(&mb, ")");
     }
     chat_mem_free(&b->alloc, v);
@@ -185,28 +199,38 @@ static void cmd_rooms(chat_broker *b, chat_peer *p, args *a)
 
 static int by_name(const void *x, const void *y)
 {
-    return chat_name_cmp((*(chat_peer *const *)x)->name,
-                         (*(chat_peer *const *)y)->name);
+    return chat_name_cmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+/* The names of r's members, here and on other nodes. */
+static size_t member_names(const chat_room *r, const char **v)
+{
+    size_t n = 0;
+    for (const chat_link *l = r->members.next; l != &r->members; l = l->next)
+        v[n++] = CHAT_CONTAINER(l, chat_peer, room_link)->name;
+    for (const chat_link *l = r->remote_members.next; l != &r->remote_members;
+         l = l->next)
+        v[n++] = CHAT_CONTAINER(l, chat_remote, room_link)->name;
+    return n;
 }
 
 static void cmd_users(chat_broker *b, chat_peer *p, args *a)
 {
     (void)a;
     chat_room *r = p->room;
-    chat_peer **v = chat_mem_alloc(&b->alloc, r->count * sizeof(*v));
+    size_t total = (size_t)r->count + r->remote_count;
+    const char **v = chat_mem_alloc(&b->alloc, total * sizeof(*v));
     if (!v) {
         chat_peer_nomem(b, p);
         return;
     }
-    size_t n = 0;
-    for (chat_link *l = r->members.next; l != &r->members; l = l->next)
-        v[n++] = CHAT_CONTAINER(l, chat_peer, room_link);
+    size_t n = member_names(r, v);
     qsort(v, n, sizeof(*v), by_name);
     chat_msgb mb;
     chat_msgb_init(&mb, &b->alloc, 16 + n * (CHAT_NAME_MAX + 2));
     for (size_t i = 0; i < n; i++) {
         chat_msgb_str(&mb, i ? ", " : "");
-        chat_msgb_str(&mb, v[i]->name);
+        chat_msgb_str(&mb, v[i]);
     }
     chat_mem_free(&b->alloc, v);
     reply_list(b, p, CHAT_T_USERS, &mb);
@@ -230,10 +254,16 @@ static int split_first(args *a, size_t *names_len, const char **text,
     return 1;
 }
 
-static int seen(chat_peer *const *v, size_t n, const chat_peer *p)
+/* A direct message's recipient: a user here, or on another node. */
+typedef struct recipient {
+    chat_peer *local;
+    chat_remote *far;
+} recipient;
+
+static int seen(const recipient *v, size_t n, const void *who)
 {
     for (size_t i = 0; i < n; i++)
-        if (v[i] == p)
+        if (v[i].local == who || (void *)v[i].far == who)
             return 1;
     return 0;
 }
@@ -262,7 +292,7 @@ static size_t next_name(const char *names, size_t n, size_t *i,
  * hears "No such user" per unknown name (dialects that skip them quietly
  * hide it), and echo collects the names as typed. Returns how many. */
 static size_t resolve(chat_broker *b, chat_peer *p, const char *names,
-                      size_t n, chat_peer **to, chat_msgb *echo)
+                      size_t n, recipient *to, chat_msgb *echo)
 {
     size_t n_to = 0;
     for (size_t i = 0; i < n;) {
@@ -270,19 +300,32 @@ static size_t resolve(chat_broker *b, chat_peer *p, const char *names,
         size_t len = next_name(names, n, &i, &name);
         if (!len)
             continue;
-        chat_peer *q = find_user(b, name, len);
-        if (!q) {
+        recipient r = {find_user(b, name, len), NULL};
+        if (!r.local)
+            r.far = chat_remote_find(b, name, len);
+        void *who = r.local ? (void *)r.local : (void *)r.far;
+        if (!who) {
             char unknown[CHAT_MAX_LINE + 1];
             memcpy(unknown, name, len);
             unknown[len] = '\0';
             chat_peer_text(b, p, CHAT_T_NO_SUCH_USER, &(chat_targs){.o = unknown});
-        } else if (!seen(to, n_to, q)) {
+        } else if (!seen(to, n_to, who)) {
             chat_msgb_str(echo, n_to ? ", " : "");
             chat_msgb_add(echo, name, len);
-            to[n_to++] = q;
+            to[n_to++] = r;
         }
     }
     return n_to;
+}
+
+/* A direct message to a user on another node goes to that node. */
+static void send_far(chat_broker *b, const chat_peer *p, const chat_remote *u,
+                     const char *text, size_t len)
+{
+    chat_wire w = {.kind = CHAT_WIRE_DIRECT, .text = text, .text_len = len};
+    memcpy(w.name, p->name, sizeof(w.name));
+    memcpy(w.other, u->name, sizeof(u->name));
+    chat_bus_publish(b, CHAT_CHANNEL_NODE, u->node, &w, 0);
 }
 
 /* "from {sender}: {text}" to each known name, once each, each in its own
@@ -290,7 +333,7 @@ static size_t resolve(chat_broker *b, chat_peer *p, const char *names,
 static void relay_direct(chat_broker *b, chat_peer *p, const char *names,
                          size_t names_len, const char *text, size_t len)
 {
-    chat_peer *to[CHAT_MAX_LINE / 2];
+    recipient to[CHAT_MAX_LINE / 2];
     chat_msgb echo;
     chat_msgb_init(&echo, &b->alloc, names_len + 1);
     size_t n_to = resolve(b, p, names, names_len, to, &echo);
@@ -306,9 +349,12 @@ static void relay_direct(chat_broker *b, chat_peer *p, const char *names,
     if (l) {
         b->stats.messages++;
         for (size_t i = 0; i < n_to; i++) {
-            chat_msg *m = chat_line_bytes(&b->alloc, l, to[i]->format);
+            chat_msg *m = to[i].local
+                ? chat_line_bytes(&b->alloc, l, to[i].local->format) : NULL;
             if (m)
-                chat_peer_deliver(b, to[i], m);
+                chat_peer_deliver(b, to[i].local, m);
+            else if (to[i].far)
+                send_far(b, p, to[i].far, text, len);
         }
         chat_line_unref(&b->alloc, l);
     }
@@ -417,7 +463,7 @@ static void login_line(chat_broker *b, chat_peer *p, const char *text,
         chat_peer_text(b, p, CHAT_T_NAME_INVALID, NULL);
         return;
     }
-    if (find_user(b, text, len)) {
+    if (name_in_use(b, text, len)) {
         char name[CHAT_KEY_SIZE];
         memcpy(name, text, len);
         name[len] = '\0';

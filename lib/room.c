@@ -1,6 +1,8 @@
 /*
  * Rooms: membership, fan-out and history. A room exists while it has
- * members; the last one out removes it and its history.
+ * members, here or (in cluster mode) on other nodes; the last one out
+ * removes it and its history. In cluster mode this node follows a room's
+ * channel while it has members of its own there.
  */
 #include <string.h>
 
@@ -15,14 +17,18 @@ chat_room *chat_room_find(chat_broker *b, const char *name, size_t len)
     return chat_map_find(&b->rooms, key);
 }
 
-static chat_room *room_create(chat_broker *b, const char *name, size_t len)
+chat_room *chat_room_get(chat_broker *b, const char *name, size_t len)
 {
-    chat_room *r = chat_mem_calloc(&b->alloc, 1, sizeof(*r));
+    chat_room *r = chat_room_find(b, name, len);
+    if (r)
+        return r;
+    r = chat_mem_calloc(&b->alloc, 1, sizeof(*r));
     if (!r)
         return NULL;
     chat_fold(r->key, name, len);
     memcpy(r->name, name, len);
     chat_list_init(&r->members);
+    chat_list_init(&r->remote_members);
     if (chat_map_insert(&b->rooms, &b->alloc, r)) {
         chat_mem_free(&b->alloc, r);
         return NULL;
@@ -31,8 +37,10 @@ static chat_room *room_create(chat_broker *b, const char *name, size_t len)
     return r;
 }
 
-static void room_destroy(chat_broker *b, chat_room *r)
+void chat_room_release(chat_broker *b, chat_room *r)
 {
+    if (r->count || r->remote_count)
+        return;
     chat_map_remove(&b->rooms, &b->alloc, r);
     chat_history_clear(&r->history, &b->alloc);
     chat_mem_free(&b->alloc, r);
@@ -69,22 +77,30 @@ void chat_room_leave(chat_broker *b, chat_peer *p, int notify)
     p->room = NULL;
     if (notify)
         announce(b, r, p, CHAT_T_LEFT);
-    if (r->count == 0)
-        room_destroy(b, r);
+    chat_bus_presence(b, CHAT_WIRE_LEFT, p->name, r->name, NULL);
+    if (r->count == 0) {
+        /* No one here reads it now: stop following it, and its history
+         * (kept from the channel) would go stale. */
+        chat_bus_subscribe(b, r->name, 0);
+        chat_history_clear(&r->history, &b->alloc);
+        chat_room_release(b, r);
+    }
 }
 
 int chat_room_enter(chat_broker *b, chat_peer *p, const char *name, size_t len)
 {
-    chat_room *r = chat_room_find(b, name, len);
-    if (!r && !(r = room_create(b, name, len)))
+    chat_room *r = chat_room_get(b, name, len);
+    if (!r)
         return CHAT_ERR_NOMEM;
     /* Leaving may not remove r: p is not in it, so it has other members
      * or was just created with none and is kept by p joining next. */
     chat_room_leave(b, p, 1);
     announce(b, r, p, CHAT_T_JOINED);
     chat_list_push_back(&r->members, &p->room_link);
-    r->count++;
+    if (r->count++ == 0)
+        chat_bus_subscribe(b, r->name, 1);
     r->of_format[p->format]++;
+    chat_bus_presence(b, CHAT_WIRE_JOINED, p->name, r->name, NULL);
     p->room = r;
     /* The ring shrinks lazily when --history is lowered: replay only the
      * newest lines the current limit allows. */

@@ -10,14 +10,15 @@ static const char *const kinds[CHAT_WIRE_KINDS] = {
     "node-gone",
 };
 
-/* Which fields each kind carries: N name, R room, O other, T text. */
-enum { N = 1, R = 2, O = 4, T = 8 };
+/* Which fields each kind carries: N name, R room, O other (a name), T
+ * text, G other holding a node id. */
+enum { N = 1, R = 2, O = 4, T = 8, G = 16 };
 static const unsigned char fields[CHAT_WIRE_KINDS] = {
     [CHAT_WIRE_CHAT] = N | R | T,    [CHAT_WIRE_ME] = N | R | T,
     [CHAT_WIRE_DIRECT] = N | O | T,  [CHAT_WIRE_JOINED] = N | R,
     [CHAT_WIRE_LEFT] = N | R,        [CHAT_WIRE_RENAMED] = N | O | R,
     [CHAT_WIRE_HERE] = N | R,        [CHAT_WIRE_GONE] = N,
-    [CHAT_WIRE_NODE_GONE] = 0,
+    [CHAT_WIRE_NODE_GONE] = G,
 };
 
 int chat_node_id_valid(const char *s, size_t n)
@@ -56,9 +57,10 @@ int chat_wire_valid(const chat_wire *w)
         !chat_node_id_valid(w->node, strlen(w->node)))
         return 0;
     unsigned f = fields[w->kind];
-    return field_ok(w->name, f & N) && field_ok(w->room, f & R) &&
-           field_ok(w->other, f & O) &&
-           text_ok(w->text, w->text_len, f & T);
+    int other = (f & G) ? chat_node_id_valid(w->other, strlen(w->other))
+                        : field_ok(w->other, (f & O) != 0);
+    return field_ok(w->name, (f & N) != 0) && field_ok(w->room, (f & R) != 0) &&
+           other && text_ok(w->text, w->text_len, (f & T) != 0);
 }
 
 /* The next token of s[*i..n) up to stop (not included), copied into out

@@ -26,7 +26,8 @@ typedef enum chat_wire_kind {
     CHAT_WIRE_RENAMED,   /* name (new), other (old), room */
     CHAT_WIRE_HERE,      /* name, room: presence of a user on node */
     CHAT_WIRE_GONE,      /* name: a user of node left the cluster */
-    CHAT_WIRE_NODE_GONE, /* nothing: node and all its users are gone */
+    CHAT_WIRE_NODE_GONE, /* other (a node id): that node and all its users
+                            are gone */
     CHAT_WIRE_KINDS
 } chat_wire_kind;
 
@@ -36,7 +37,7 @@ typedef struct chat_wire {
     chat_wire_kind kind;
     char name[CHAT_NAME_MAX + 1];
     char room[CHAT_NAME_MAX + 1];
-    char other[CHAT_NAME_MAX + 1];
+    char other[CHAT_NODE_MAX + 1]; /* a name, or NODE_GONE's node id */
     const char *text; /* into the decoded message, or the caller's */
     size_t text_len;
 } chat_wire;

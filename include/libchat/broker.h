@@ -59,6 +59,8 @@ typedef enum chat_option {
     CHAT_OPT_FILTER_TIMEOUT_MS,/* a pending filter's answer: dropped after. 5000; 0 = never */
     CHAT_OPT_FILTER_BACKLOG,   /* lines a sender may have waiting behind a pending
                                   message; past it, "too fast". 16 */
+    CHAT_OPT_EVENT_QUEUE,      /* cluster events waiting to be pulled; past it
+                                  they are dropped and counted. 65536 */
 } chat_option;
 
 /*
@@ -149,6 +151,10 @@ typedef struct chat_stats {
     uint64_t filtered;     /* messages a filter dropped or answered late */
     uint64_t too_long;     /* lines over CHAT_MAX_LINE, discarded */
     uint64_t bad_utf8;     /* lines refused for invalid UTF-8 */
+    uint64_t events_dropped; /* cluster events lost to a full queue */
+    uint64_t remote_in;      /* messages from other nodes applied */
+    uint64_t remote_invalid; /* messages from the bus refused as invalid */
+    uint64_t remote_users;   /* users on other nodes, as this node knows */
 } chat_stats;
 
 /* ---- broker lifetime ------------------------------------------------- */

@@ -5,5 +5,6 @@
 #include "common.h"
 #include "framer.h"
 #include "broker.h"
+#include "cluster.h"
 
 #endif /* LIBCHAT_CHAT_H */

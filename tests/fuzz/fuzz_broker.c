@@ -13,6 +13,11 @@
  * allows. LeakSanitizer checks that freeing the broker leaves nothing
  * behind, waiting messages included.
  *
+ * The broker is node "n0" of a cluster: every drain also pulls its events,
+ * and op 7 with an argument 0xE0-0xEF takes the next bytes (length from
+ * the next byte) as a message from another node, which the broker must
+ * validate as if typed.
+ *
  * A join op's bits 3-4 pick the dialect (0 chat, 1 a-chat, 2 telex, 3
  * chat) and its high bit makes it a line peer (chat_peer_feed_line, whose
  * feed ops send a piece, ending the line unless the length byte's high
@@ -68,11 +73,20 @@ static void check_rooms(chat_broker *b)
                 abort();
             members++;
         }
-        if (members != r->count || members == 0)
+        uint32_t far = 0;
+        for (chat_link *l = r->remote_members.next; l != &r->remote_members;
+             l = l->next) {
+            if (CHAT_CONTAINER(l, chat_remote, room_link)->room != r)
+                abort();
+            far++;
+        }
+        /* A room exists while someone is in it, here or elsewhere; this
+         * node follows its channel exactly while it has members here. */
+        if (members != r->count || far != r->remote_count || members + far == 0)
             abort();
         n++;
     }
-    if (n != b->stats.rooms)
+    if (n != b->stats.rooms || b->remote.count != b->stats.remote_users)
         abort();
 }
 
@@ -148,11 +162,16 @@ static void write_peer(chat_broker *b, chat_peer *p, uint64_t now,
 }
 
 /* One pass of a front-end: write every ready peer, then retry the peers
- * whose output is still pending (their transports became writable). */
+ * whose output is still pending (their transports became writable); and
+ * send what the cluster is told. */
 static void drain(chat_broker *b, chat_peer *const *peers, uint64_t now,
                   unsigned partial)
 {
     chat_peer *p;
+    chat_event ev;
+    while (chat_broker_next_event(b, &ev))
+        if (ev.kind == CHAT_EVENT_PUBLISH && (!ev.data || !ev.len))
+            abort();
     while ((p = chat_broker_next_ready(b))) {
         if (live_index(peers, p) < 0)
             abort(); /* output for a peer that was released */
@@ -250,6 +269,16 @@ static void special(chat_broker *b, unsigned v, uint64_t now, int *filtered,
     }
 }
 
+/* A message from another node: the next bytes of the script. */
+static void remote(chat_broker *b, script *s, uint64_t now)
+{
+    size_t n = take(s) % 128;
+    n = n < s->n ? n : s->n;
+    (void)chat_broker_remote(b, s->p, n, now);
+    s->p += n;
+    s->n -= n;
+}
+
 /* Join slot i: dialect and bytes or lines from the op's high bits. */
 static void join(chat_broker *b, chat_peer **peers, unsigned op, unsigned i,
                  uint64_t now)
@@ -284,6 +313,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (chat_broker_new(&b, NULL))
         return 0;
     chat_broker_set_option(b, CHAT_OPT_SEED, 42);
+    chat_broker_set_node(b, "n0");
+    chat_broker_set_option(b, CHAT_OPT_EVENT_QUEUE, 64);
     chat_broker_set_option(b, CHAT_OPT_HIGH_WATER, 64 + take(&s) * 4);
     chat_broker_set_option(b, CHAT_OPT_HISTORY, take(&s) % 4);
     chat_broker_set_option(b, CHAT_OPT_RATE, take(&s) % 8);
@@ -322,9 +353,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 6:
             drain(b, peers, now, take(&s) % 3);
             break;
-        default:
-            special(b, take(&s), now, &filtered, &lt);
+        default: {
+            unsigned v = take(&s);
+            if (v >= 0xE0 && v < 0xF0)
+                remote(b, &s, now);
+            else
+                special(b, v, now, &filtered, &lt);
             break;
+        }
         }
         check(b, peers);
     }

@@ -37,6 +37,14 @@ def feed_piece(i, data, more=False):
     return bytes([FEED, i, len(data) | (0x80 if more else 0)]) + data
 
 
+def remote(msg):
+    """A message from another node (at most 127 bytes)."""
+    if isinstance(msg, str):
+        msg = msg.encode()
+    assert len(msg) < 128
+    return bytes([SPECIAL, 0, 0xE0, len(msg)]) + msg
+
+
 def answer(verdict=0):
     """Answer the oldest waiting message: 0 allow, 1 drop, 2 rewrite."""
     return bytes([SPECIAL, 0, 0xF0 + verdict])
@@ -175,6 +183,17 @@ BROKER = {
     + feed_piece(1, "/name web") + feed_piece(1, "frag", more=True)
     + feed_piece(1, "mented") + feed_piece(1, "x" * 40, more=True) * 12
     + feed_piece(1, "") + drain(),
+    # Other nodes: a user joins, chats, renames, gets a direct message,
+    # a duplicate, junk, and its node dies.
+    "cluster": options() + peers(0, 1) + feed(0, "/name alice\n") + drain()
+    + remote("c1 n1 1 joined\nbob\nmain\n\n")
+    + remote("c1 n1 2 chat\nbob\nmain\n\nhi alice")
+    + remote("c1 n1 2 chat\nbob\nmain\n\nhi alice")
+    + remote("c1 n1 3 renamed\nrob\nmain\nbob\n")
+    + feed(0, "/users\n/rooms\n/msg rob psst\nhello\n")
+    + remote("c1 n1 4 direct\nrob\n\nalice\nback")
+    + remote("c1 n1 5 chat\nrob\nmain\n\n\x1b[2J") + remote("junk")
+    + remote("c1 n2 1 node-gone\n\n\nn1\n") + drain(),
     # The filter answers later ('n' waits): held lines, each verdict, a
     # late answer, input ending while a message waits, a sender leaving.
     "waiting": options() + peers(0, 1) + toggle_filter()

@@ -50,7 +50,7 @@ START_TEST(every_kind_round_trips)
         {"n1", 6, CHAT_WIRE_RENAMED, "alicia", "main", "alice", "", 0},
         {"n1", 7, CHAT_WIRE_HERE, "alicia", "main", "", "", 0},
         {"n1", 8, CHAT_WIRE_GONE, "alicia", "", "", "", 0},
-        {"n1", UINT64_MAX, CHAT_WIRE_NODE_GONE, "", "", "", "", 0},
+        {"n1", UINT64_MAX, CHAT_WIRE_NODE_GONE, "", "", "n2", "", 0},
     };
     for (size_t i = 0; i < sizeof samples / sizeof samples[0]; i++) {
         chat_wire back;
@@ -93,6 +93,8 @@ START_TEST(bad_messages_are_refused_whole)
         "c1 n1 1 chat\nalice\nmain\n\n\xc0\xaf",    /* invalid UTF-8 */
         "c1 n1 1 joined\nalice\nmain\n\nextra",     /* text it has no use for */
         "c1 n1 1 direct\nalice\n\n\nhi",            /* direct without recipient */
+        "c1 n1 1 node-gone\n\n\n\n",               /* which node? */
+        "c1 n1 1 node-gone\n\n\nn/2\n",            /* not a node id */
         "c1 n1 1 chat\nalice\nmain",                /* truncated */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

@@ -1,0 +1,89 @@
+/*
+ * libchat - cluster mode: several brokers (one per chatd node) share one
+ * chat through a message bus such as Redis pub/sub (doc/cluster.md).
+ *
+ * The broker still does no I/O. In cluster mode it emits events the
+ * caller pulls with chat_broker_next_event() (publish this message on that
+ * channel, subscribe to a room's channel, unsubscribe) and takes the
+ * messages that arrive from the bus with chat_broker_remote(). What goes
+ * over the bus is doc/cluster.md's message format; the broker validates
+ * every message it is given as if a user had typed it.
+ */
+#ifndef LIBCHAT_CLUSTER_H
+#define LIBCHAT_CLUSTER_H
+
+#include "broker.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Turn cluster mode on with this node's id (1-32 of [A-Za-z0-9_-], unique
+ * in the cluster; copied). Only before the first join. Errors:
+ * CHAT_ERR_INVALID (bad id), CHAT_ERR_STATE (peers joined already).
+ */
+CHAT_EXTERN int chat_broker_set_node(chat_broker *b, const char *node_id);
+
+/* Where a published message goes (doc/cluster.md, "Keys and channels"). */
+typedef enum chat_channel {
+    CHAT_CHANNEL_ROOM = 1, /* a room's lines: target is the room */
+    CHAT_CHANNEL_NODE,     /* direct messages for a node: target is its id */
+    CHAT_CHANNEL_PRESENCE, /* who is where: target is "" */
+} chat_channel;
+
+typedef enum chat_event_kind {
+    CHAT_EVENT_NONE = 0,
+    CHAT_EVENT_PUBLISH,     /* send data on (channel, target) */
+    CHAT_EVENT_SUBSCRIBE,   /* this node has members in room target now:
+                               deliver that room's channel */
+    CHAT_EVENT_UNSUBSCRIBE, /* it has none there any more */
+} chat_event_kind;
+
+typedef struct chat_event {
+    chat_event_kind kind;
+    chat_channel channel;   /* PUBLISH; CHAT_CHANNEL_ROOM for (UN)SUBSCRIBE */
+    const char *target;     /* room name or node id (NUL-terminated) */
+    const void *data;       /* PUBLISH: the message */
+    size_t len;
+    int history;            /* PUBLISH: a chat line the room keeps: append
+                               it to the room's history in the same atomic
+                               step that publishes it */
+} chat_event;
+
+/*
+ * The next event, oldest first, into *ev: returns 1, or 0 when there is
+ * none. *ev and the memory it points to are the broker's and stay valid
+ * until the next call of chat_broker_next_event() or chat_broker_free().
+ * Events wait in a queue of at most CHAT_OPT_EVENT_QUEUE; past it the
+ * newest are dropped and counted (chat_stats.events_dropped), so a caller
+ * that cannot keep up loses messages to other nodes, never memory.
+ */
+CHAT_EXTERN int chat_broker_next_event(chat_broker *b, chat_event *ev);
+
+/*
+ * A message that arrived from the bus (any channel; data is copied as
+ * needed). Messages from this node itself, duplicates and replays (a
+ * node's sequence number at or below the last one seen from it) are
+ * ignored. Errors: CHAT_ERR_INVALID for a message that is not valid (it
+ * is dropped whole and counted in chat_stats.remote_invalid),
+ * CHAT_ERR_STATE if cluster mode is off.
+ */
+CHAT_EXTERN int chat_broker_remote(chat_broker *b, const void *data,
+                                   size_t len, uint64_t now_ms);
+
+/*
+ * Node node_id is gone (its lease ran out, and this node is the one that
+ * removed it from presence: doc/cluster.md): its users leave their rooms
+ * here ("{name} left {room}") and the other nodes are told (an event).
+ * Errors: CHAT_ERR_INVALID (bad id, or this node's own), CHAT_ERR_STATE
+ * if cluster mode is off.
+ */
+CHAT_EXTERN int chat_broker_node_gone(chat_broker *b, const char *node_id,
+                                      uint64_t now_ms);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LIBCHAT_CLUSTER_H */

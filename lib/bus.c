@@ -1,0 +1,302 @@
+/* Cluster mode: events out, messages in; see bus.h and doc/cluster.md. */
+#include <string.h>
+
+#include "alloc.h"
+#include "broker_int.h"
+#include "text.h"
+
+void chat_bus_init(chat_bus *bus, uint64_t k0, uint64_t k1)
+{
+    chat_map_init(&bus->seen, offsetof(chat_seen, key), k0, k1);
+}
+
+static void rec_clear(const chat_allocator *a, chat_event_rec *e)
+{
+    chat_msg_unref(a, e->data);
+    e->data = NULL;
+}
+
+void chat_bus_free(chat_bus *bus, const chat_allocator *a)
+{
+    for (uint32_t i = 0; i < bus->count; i++)
+        rec_clear(a, &bus->q[(bus->head + i) % bus->cap]);
+    rec_clear(a, &bus->out);
+    chat_mem_free(a, bus->q);
+    size_t pos = 0;
+    chat_seen *s;
+    while ((s = chat_map_next(&bus->seen, &pos)))
+        chat_mem_free(a, s);
+    chat_map_free(&bus->seen, a);
+}
+
+/* ---- events out ---------------------------------------------------------- */
+
+static int grow(chat_broker *b)
+{
+    chat_bus *bus = &b->bus;
+    uint32_t cap = bus->cap ? 2 * bus->cap : 64;
+    chat_event_rec *q = chat_mem_alloc(&b->alloc, cap * sizeof(*q));
+    if (!q)
+        return -1;
+    for (uint32_t i = 0; i < bus->count; i++)
+        q[i] = bus->q[(bus->head + i) % bus->cap];
+    chat_mem_free(&b->alloc, bus->q);
+    bus->q = q;
+    bus->cap = cap;
+    bus->head = 0;
+    return 0;
+}
+
+/* Queue e (taking its data); dropped and counted when the queue is full
+ * or out of memory: a caller that cannot keep up loses messages to other
+ * nodes, never memory, and local chat goes on. */
+static void push(chat_broker *b, chat_event_rec *e)
+{
+    chat_bus *bus = &b->bus;
+    if (bus->count >= bus->limit || (bus->count == bus->cap && grow(b))) {
+        b->stats.events_dropped++;
+        rec_clear(&b->alloc, e);
+        return;
+    }
+    bus->q[(bus->head + bus->count++) % bus->cap] = *e;
+}
+
+static void set_target(chat_event_rec *e, const char *target)
+{
+    size_t n = strlen(target);
+    memcpy(e->target, target, n + 1);
+}
+
+void chat_bus_subscribe(chat_broker *b, const char *room, int on)
+{
+    if (!chat_clustered(&b->bus))
+        return;
+    chat_event_rec e = {
+        .kind = (uint8_t)(on ? CHAT_EVENT_SUBSCRIBE : CHAT_EVENT_UNSUBSCRIBE),
+        .channel = CHAT_CHANNEL_ROOM,
+    };
+    set_target(&e, room);
+    push(b, &e);
+}
+
+void chat_bus_publish(chat_broker *b, chat_channel channel, const char *target,
+                      chat_wire *w, int history)
+{
+    chat_bus *bus = &b->bus;
+    if (!chat_clustered(bus))
+        return;
+    memcpy(w->node, bus->node, sizeof(w->node));
+    w->seq = ++bus->seq;
+    chat_event_rec e = {.kind = CHAT_EVENT_PUBLISH,
+                        .channel = (uint8_t)channel,
+                        .history = (uint8_t)(history != 0)};
+    set_target(&e, target);
+    e.data = chat_wire_encode(&b->alloc, w);
+    if (!e.data) {
+        b->stats.events_dropped++;
+        return;
+    }
+    push(b, &e);
+}
+
+void chat_bus_presence(chat_broker *b, chat_wire_kind kind, const char *name,
+                       const char *room, const char *old)
+{
+    chat_wire w = {.kind = kind};
+    if (!chat_clustered(&b->bus) || !name[0])
+        return;
+    memcpy(w.name, name, strlen(name) + 1);
+    memcpy(w.room, room, strlen(room) + 1);
+    if (old)
+        memcpy(w.other, old, strlen(old) + 1);
+    chat_bus_publish(b, CHAT_CHANNEL_PRESENCE, "", &w, 0);
+}
+
+int chat_broker_next_event(chat_broker *b, chat_event *ev)
+{
+    chat_bus *bus = &b->bus;
+    rec_clear(&b->alloc, &bus->out);
+    if (bus->count == 0) {
+        memset(ev, 0, sizeof(*ev));
+        return 0;
+    }
+    bus->out = bus->q[bus->head];
+    bus->head = (bus->head + 1) % bus->cap;
+    bus->count--;
+    *ev = (chat_event){
+        .kind = (chat_event_kind)bus->out.kind,
+        .channel = (chat_channel)bus->out.channel,
+        .target = bus->out.target,
+        .data = bus->out.data ? bus->out.data->data : NULL,
+        .len = bus->out.data ? bus->out.data->len : 0,
+        .history = bus->out.history,
+    };
+    return 1;
+}
+
+int chat_broker_set_node(chat_broker *b, const char *node_id)
+{
+    if (!node_id || !chat_node_id_valid(node_id, strlen(node_id)))
+        return CHAT_ERR_INVALID;
+    if (!chat_list_empty(&b->all))
+        return CHAT_ERR_STATE;
+    memcpy(b->bus.node, node_id, strlen(node_id) + 1);
+    return CHAT_OK;
+}
+
+/* ---- messages in --------------------------------------------------------- */
+
+/* Non-zero if w is new: not from this node, not at or below the last
+ * sequence number seen from its node. Presence state (HERE) is applied
+ * however often it comes: it carries no notice to repeat. */
+static int fresh(chat_broker *b, const chat_wire *w)
+{
+    chat_bus *bus = &b->bus;
+    if (strcmp(w->node, bus->node) == 0)
+        return 0;
+    if (w->kind == CHAT_WIRE_HERE)
+        return 1;
+    chat_seen *s = chat_map_find(&bus->seen, w->node);
+    if (!s) {
+        s = chat_mem_calloc(&b->alloc, 1, sizeof(*s));
+        if (!s)
+            return 1; /* without memory, a duplicate may get through */
+        memcpy(s->key, w->node, strlen(w->node) + 1);
+        if (chat_map_insert(&bus->seen, &b->alloc, s)) {
+            chat_mem_free(&b->alloc, s);
+            return 1;
+        }
+    } else if (w->seq <= s->seq) {
+        return 0;
+    }
+    s->seq = w->seq;
+    return 1;
+}
+
+/* A notice to this node's members of r. */
+static void notice(chat_broker *b, chat_room *r, chat_text kind,
+                   const char *name, const char *other)
+{
+    if (r && r->count)
+        chat_room_notice(b, r, kind,
+                         &(chat_targs){.n = name, .r = r->name, .o = other});
+}
+
+static void remote_said(chat_broker *b, const chat_wire *w)
+{
+    chat_room *r = chat_room_find(b, w->room, strlen(w->room));
+    if (!r || !r->count)
+        return; /* not followed here (any more) */
+    chat_targs args = {.n = w->name, .r = r->name, .t = w->text,
+                       .t_len = w->text_len};
+    chat_line *l = chat_line_new(
+        &b->alloc, w->kind == CHAT_WIRE_ME ? CHAT_T_ME : CHAT_T_CHAT, &args);
+    if (!l)
+        return;
+    chat_room_remember(b, r, l);
+    chat_room_relay(b, r, l, NULL);
+    chat_line_unref(&b->alloc, l);
+}
+
+static void remote_direct(chat_broker *b, const chat_wire *w)
+{
+    char key[CHAT_KEY_SIZE];
+    chat_fold(key, w->other, strlen(w->other));
+    chat_peer *q = chat_map_find(&b->names, key);
+    if (!q || q->state != PEER_ACTIVE)
+        return; /* gone meanwhile */
+    chat_line *l = chat_line_new(&b->alloc, CHAT_T_DIRECT,
+                                 &(chat_targs){.n = w->name, .t = w->text,
+                                               .t_len = w->text_len});
+    chat_msg *m = l ? chat_line_bytes(&b->alloc, l, q->format) : NULL;
+    if (m)
+        chat_peer_deliver(b, q, m);
+    chat_line_unref(&b->alloc, l);
+}
+
+static void remote_joined(chat_broker *b, const chat_wire *w, int quiet)
+{
+    chat_remote *u = chat_remote_set(b, w->name, w->room, w->node);
+    if (u && !quiet)
+        notice(b, u->room, CHAT_T_JOINED, u->name, NULL);
+}
+
+static void remote_left(chat_broker *b, const chat_wire *w, int quiet)
+{
+    chat_remote *u = chat_remote_find(b, w->name, strlen(w->name));
+    if (!u || strcmp(u->node, w->node) != 0)
+        return;
+    if (!quiet)
+        notice(b, u->room, CHAT_T_LEFT, u->name, NULL);
+    chat_remote_drop(b, u);
+}
+
+static void remote_renamed(chat_broker *b, const chat_wire *w)
+{
+    chat_remote *u = chat_remote_find(b, w->other, strlen(w->other));
+    if (!u || strcmp(u->node, w->node) != 0) {
+        remote_joined(b, w, 1); /* missed the old name: just learn the new */
+        return;
+    }
+    if (chat_remote_rename(b, u, w->name) == 0)
+        notice(b, u->room, CHAT_T_RENAMED, u->name, w->other);
+}
+
+static void announce_gone(chat_broker *b, chat_remote *u)
+{
+    notice(b, u->room, CHAT_T_LEFT, u->name, NULL);
+}
+
+static void apply(chat_broker *b, const chat_wire *w)
+{
+    switch (w->kind) {
+    case CHAT_WIRE_CHAT:
+    case CHAT_WIRE_ME: remote_said(b, w); break;
+    case CHAT_WIRE_DIRECT: remote_direct(b, w); break;
+    case CHAT_WIRE_JOINED: remote_joined(b, w, 0); break;
+    case CHAT_WIRE_HERE: remote_joined(b, w, 1); break;
+    case CHAT_WIRE_LEFT: remote_left(b, w, 0); break;
+    case CHAT_WIRE_GONE: remote_left(b, w, 1); break;
+    case CHAT_WIRE_RENAMED: remote_renamed(b, w); break;
+    case CHAT_WIRE_NODE_GONE:
+        if (strcmp(w->other, b->bus.node) != 0)
+            chat_remote_drop_node(b, w->other, announce_gone);
+        break;
+    default: break;
+    }
+}
+
+int chat_broker_remote(chat_broker *b, const void *data, size_t len,
+                       uint64_t now_ms)
+{
+    chat_wire w;
+    if (!chat_clustered(&b->bus))
+        return CHAT_ERR_STATE;
+    b->now = now_ms;
+    if (chat_wire_decode((const char *)data, len, &w)) {
+        b->stats.remote_invalid++;
+        return CHAT_ERR_INVALID;
+    }
+    if (!fresh(b, &w))
+        return CHAT_OK;
+    b->stats.remote_in++;
+    apply(b, &w);
+    chat_broker_settle(b);
+    return CHAT_OK;
+}
+
+int chat_broker_node_gone(chat_broker *b, const char *node_id, uint64_t now_ms)
+{
+    if (!chat_clustered(&b->bus))
+        return CHAT_ERR_STATE;
+    if (!node_id || !chat_node_id_valid(node_id, strlen(node_id)) ||
+        strcmp(node_id, b->bus.node) == 0)
+        return CHAT_ERR_INVALID;
+    b->now = now_ms;
+    chat_remote_drop_node(b, node_id, announce_gone);
+    chat_wire w = {.kind = CHAT_WIRE_NODE_GONE};
+    memcpy(w.other, node_id, strlen(node_id) + 1);
+    chat_bus_publish(b, CHAT_CHANNEL_PRESENCE, "", &w, 0);
+    chat_broker_settle(b);
+    return CHAT_OK;
+}

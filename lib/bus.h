@@ -1,0 +1,58 @@
+/*
+ * Cluster mode's two directions (doc/cluster.md): what this node tells the
+ * others (events the caller pulls: publish, subscribe, unsubscribe) and
+ * what it learns from them (messages from the bus, validated, deduplicated
+ * and applied: room lines, direct messages, presence). The replica of
+ * remote users lives in remote.c.
+ */
+#ifndef CHAT_BUS_H
+#define CHAT_BUS_H
+
+#include <libchat/cluster.h>
+
+#include "map.h"
+#include "message.h"
+#include "wire.h"
+
+typedef struct chat_event_rec {
+    uint8_t kind;       /* chat_event_kind */
+    uint8_t channel;    /* chat_channel */
+    uint8_t history;
+    char target[CHAT_NODE_MAX + 1]; /* room names fit too */
+    chat_msg *data;     /* PUBLISH only */
+} chat_event_rec;
+
+/* The last sequence number seen from another node. */
+typedef struct chat_seen {
+    char key[CHAT_NODE_MAX + 1];
+    uint64_t seq;
+} chat_seen;
+
+typedef struct chat_bus {
+    char node[CHAT_NODE_MAX + 1]; /* "" : cluster mode off */
+    uint64_t seq;                 /* of the last message this node sent */
+    chat_event_rec *q;            /* ring of events not pulled yet */
+    uint32_t head, count, cap, limit;
+    chat_event_rec out;           /* the event last handed out */
+    chat_map seen;                /* node id -> chat_seen */
+} chat_bus;
+
+struct chat_broker;
+struct chat_peer;
+struct chat_room;
+
+static inline int chat_clustered(const chat_bus *bus) { return bus->node[0]; }
+
+void chat_bus_init(chat_bus *bus, uint64_t k0, uint64_t k1);
+void chat_bus_free(chat_bus *bus, const chat_allocator *a);
+
+/* Queue events (no-ops outside cluster mode). */
+void chat_bus_subscribe(struct chat_broker *b, const char *room, int on);
+/* Publish w (its node and seq are filled in) on (channel, target). */
+void chat_bus_publish(struct chat_broker *b, chat_channel channel,
+                      const char *target, chat_wire *w, int history);
+/* Tell the others: name joined / left room; old is now name in room. */
+void chat_bus_presence(struct chat_broker *b, chat_wire_kind kind,
+                       const char *name, const char *room, const char *old);
+
+#endif

@@ -1,0 +1,375 @@
+/*
+ * Cluster mode (doc/cluster.md) without a server: three brokers, one per
+ * node, linked through an in-memory stand-in for Redis pub/sub that
+ * routes each published message to the subscribers of its channel, and
+ * can deliver twice or replay. Users on different nodes chat in one room,
+ * see each other in /users and /rooms, send direct messages, rename, move
+ * and leave; a node that dies takes its users along.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "harness.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define NODES 3
+#define MAX_SUBS 16
+
+static const char *const node_ids[NODES] = {"node-a", "node-b", "node-c"};
+
+/* One node: its broker (a harness) and the room channels it follows. */
+typedef struct node {
+    h_harness *h;
+    char subs[MAX_SUBS][CHAT_NAME_MAX + 1];
+    int nsubs;
+} node;
+
+static node nodes[NODES];
+static int twice;        /* deliver every message twice */
+static char *last_msg;   /* the last message published, for replays */
+static size_t last_len;
+
+static node *subscriber_of(int i, const char *room)
+{
+    for (int k = 0; k < nodes[i].nsubs; k++)
+        if (strcmp(nodes[i].subs[k], room) == 0)
+            return &nodes[i];
+    return NULL;
+}
+
+static void follow(node *n, const char *room, int on)
+{
+    for (int k = 0; k < n->nsubs; k++) {
+        if (strcmp(n->subs[k], room) == 0) {
+            if (!on)
+                memmove(n->subs[k], n->subs[k + 1],
+                        (size_t)(n->nsubs-- - k - 1) * sizeof(n->subs[0]));
+            return;
+        }
+    }
+    ck_assert_int_lt(n->nsubs, MAX_SUBS);
+    if (on)
+        strcpy(n->subs[n->nsubs++], room);
+}
+
+/* Does node i get a message published on (channel, target)? */
+static int reaches(int i, const chat_event *ev)
+{
+    switch (ev->channel) {
+    case CHAT_CHANNEL_ROOM: return subscriber_of(i, ev->target) != NULL;
+    case CHAT_CHANNEL_NODE: return strcmp(ev->target, node_ids[i]) == 0;
+    case CHAT_CHANNEL_PRESENCE: return 1;
+    }
+    return 0;
+}
+
+static void deliver(int from, const chat_event *ev)
+{
+    free(last_msg);
+    last_msg = malloc(ev->len);
+    ck_assert_ptr_nonnull(last_msg);
+    memcpy(last_msg, ev->data, ev->len);
+    last_len = ev->len;
+    for (int i = 0; i < NODES; i++) {
+        /* Redis delivers to the publisher too, if it follows the channel:
+         * the broker must ignore its own messages. */
+        if (!reaches(i, ev) && i != from)
+            continue;
+        for (int k = 0; k <= twice; k++)
+            ck_assert_int_eq(chat_broker_remote(nodes[i].h->b, last_msg,
+                                                last_len, nodes[i].h->now),
+                             CHAT_OK);
+    }
+}
+
+/* Move every event through the stand-in until all is quiet, then let
+ * every node write its output. */
+static void pump(void)
+{
+    for (int busy = 1; busy;) {
+        busy = 0;
+        for (int i = 0; i < NODES; i++) {
+            chat_event ev;
+            while (chat_broker_next_event(nodes[i].h->b, &ev)) {
+                busy = 1;
+                if (ev.kind == CHAT_EVENT_PUBLISH)
+                    deliver(i, &ev);
+                else
+                    follow(&nodes[i], ev.target,
+                           ev.kind == CHAT_EVENT_SUBSCRIBE);
+            }
+        }
+    }
+    for (int i = 0; i < NODES; i++)
+        h_pump(nodes[i].h);
+}
+
+static void setup(void)
+{
+    memset(nodes, 0, sizeof nodes);
+    twice = 0;
+    for (int i = 0; i < NODES; i++) {
+        nodes[i].h = h_new();
+        ck_assert_int_eq(chat_broker_set_node(nodes[i].h->b, node_ids[i]),
+                         CHAT_OK);
+        /* Names first, so the others hear "{name} joined", not a random
+         * name's arrival and rename. */
+        h_opt(nodes[i].h, CHAT_OPT_LOGIN_MODE, 1);
+    }
+}
+
+static void teardown(void)
+{
+    for (int i = 0; i < NODES; i++)
+        h_free(nodes[i].h);
+    free(last_msg);
+    last_msg = NULL;
+}
+
+/* A user called name on node i, greeted and quiet. */
+static h_peer *user(int i, const char *name)
+{
+    h_peer *p = h_join_as(nodes[i].h, name);
+    pump();
+    for (int k = 0; k < NODES; k++)
+        h_clear_all(nodes[k].h);
+    return p;
+}
+
+static void say(h_peer *p, const char *line)
+{
+    h_send(p, line);
+    pump();
+}
+
+START_TEST(users_on_two_nodes_chat_in_one_room)
+{
+    h_peer *alice = user(0, "alice");
+    h_peer *bob = user(1, "bob");
+    say(alice, "hello bob\n");
+    expect_lines(bob, "alice: hello bob\n");
+    expect_lines(alice, "alice: hello bob\n");
+    say(bob, "/me waves\n");
+    expect_lines(alice, "* bob waves\n");
+    expect_lines(bob, "* bob waves\n");
+}
+END_TEST
+
+START_TEST(presence_spans_nodes)
+{
+    h_peer *alice = user(0, "alice");
+    h_peer *bob = h_join_as(nodes[1].h, "bob");
+    pump();
+    expect_lines(alice, "bob joined main\n");
+    h_clear_all(nodes[1].h);
+    user(2, "carol");
+    h_clear_all(nodes[0].h);
+    say(bob, "/users\n");
+    expect_lines(bob, "Users - alice, bob, carol\n");
+    say(alice, "/join side\n");
+    expect_lines(bob, "alice left main\n");
+    say(bob, "/rooms\n");
+    expect_lines(bob, "Rooms - main (2), side (1)\n");
+}
+END_TEST
+
+START_TEST(direct_messages_cross_nodes)
+{
+    h_peer *alice = user(0, "alice");
+    h_peer *bob = user(1, "bob");
+    say(bob, "/msg alice,nobody psst\n");
+    expect_lines(alice, "from bob: psst\n");
+    expect_lines(bob, "No such user: nobody\n", "to alice: psst\n");
+    chat_peer_options o = CHAT_PEER_OPTIONS_INIT;
+    o.dialect = CHAT_DIALECT_A_CHAT;
+    h_peer *ann = h_join_opts(nodes[2].h, &o);
+    say(ann, "ann\n");
+    h_clear_all(nodes[0].h);
+    h_clear_all(nodes[1].h);
+    say(ann, "alice, bob: hi both\n");
+    expect_lines(alice, "from ann: hi both\n");
+    expect_lines(bob, "from ann: hi both\n");
+}
+END_TEST
+
+START_TEST(names_are_unique_across_nodes)
+{
+    user(0, "alice");
+    h_peer *bob = user(1, "bob");
+    say(bob, "/name ALICE\n");
+    expect_lines(bob, "ALICE is already taken\n");
+    h_peer *x = h_join(nodes[2].h);
+    say(x, "Alice\n");
+    expect_lines(x, "Alice is already taken\n");
+}
+END_TEST
+
+START_TEST(a_rename_is_seen_everywhere)
+{
+    h_peer *alice = user(0, "alice");
+    h_peer *bob = user(1, "bob");
+    say(alice, "/name alicia\n");
+    expect_lines(bob, "alice is now alicia\n");
+    say(bob, "/users\n");
+    expect_lines(bob, "Users - alicia, bob\n");
+    say(bob, "/msg alicia ok\n");
+    expect_lines(alice, "alice is now alicia\n", "from bob: ok\n");
+}
+END_TEST
+
+START_TEST(each_node_renders_in_its_users_dialects)
+{
+    h_peer *alice = user(0, "alice");
+    h_peer *tom = h_join_dialect(nodes[1].h, CHAT_DIALECT_TELEX, "tom");
+    pump();
+    h_clear_all(nodes[0].h);
+    h_clear_all(nodes[1].h);
+    say(alice, "hi tom\n");
+    expect_lines(tom, "<alice> hi tom\n");
+    say(tom, "hi alice\n");
+    expect_lines(alice, "alice: hi tom\n", "tom: hi alice\n");
+    expect_nothing(tom);
+}
+END_TEST
+
+START_TEST(duplicates_and_own_messages_do_nothing)
+{
+    h_peer *alice = user(0, "alice");
+    h_peer *bob = user(1, "bob");
+    twice = 1;
+    say(alice, "once only\n");
+    expect_lines(bob, "alice: once only\n");
+    expect_lines(alice, "alice: once only\n");
+    twice = 0;
+    /* A replay of an old message, later. */
+    char *old = malloc(last_len);
+    size_t old_len = last_len;
+    memcpy(old, last_msg, last_len);
+    say(alice, "newer\n");
+    h_clear_all(nodes[1].h);
+    ck_assert_int_eq(chat_broker_remote(nodes[1].h->b, old, old_len,
+                                        nodes[1].h->now), CHAT_OK);
+    h_pump(nodes[1].h);
+    expect_nothing(bob);
+    free(old);
+}
+END_TEST
+
+START_TEST(what_comes_from_the_bus_is_checked)
+{
+    h_peer *bob = user(1, "bob");
+    static const char *const bad[] = {
+        "c1 node-a 5 chat\nalice\nmain\n\n\x1b[2Jgotcha",
+        "c1 node-a 6 chat\nal ice\nmain\n\nhi",
+        "garbage",
+    };
+    chat_stats st;
+    for (size_t i = 0; i < 3; i++)
+        ck_assert_int_eq(chat_broker_remote(nodes[1].h->b, bad[i],
+                                            strlen(bad[i]), nodes[1].h->now),
+                         CHAT_ERR_INVALID);
+    h_pump(nodes[1].h);
+    expect_nothing(bob);
+    chat_broker_stats(nodes[1].h->b, &st, sizeof st);
+    ck_assert_uint_eq(st.remote_invalid, 3);
+}
+END_TEST
+
+START_TEST(a_dead_nodes_users_leave)
+{
+    user(0, "alice");
+    user(0, "dave");
+    h_peer *bob = user(1, "bob");
+    h_peer *carol = user(2, "carol");
+    /* node-a stops: node-b notices its lease ran out and says so. */
+    ck_assert_int_eq(chat_broker_node_gone(nodes[1].h->b, "node-a",
+                                           nodes[1].h->now), CHAT_OK);
+    pump();
+    expect_lines_any_order(bob, "alice left main\n", "dave left main\n");
+    expect_lines_any_order(carol, "alice left main\n", "dave left main\n");
+    say(carol, "/users\n");
+    expect_lines(carol, "Users - bob, carol\n");
+    say(bob, "/name alice\n"); /* the name is free again */
+    expect_lines(bob, "bob is now alice\n");
+    ck_assert_int_eq(chat_broker_node_gone(nodes[1].h->b, "node-b", 0),
+                     CHAT_ERR_INVALID);
+}
+END_TEST
+
+START_TEST(a_node_follows_a_room_while_it_has_members_there)
+{
+    h_peer *alice = user(0, "alice");
+    h_peer *bob = user(1, "bob");
+    ck_assert_ptr_nonnull(subscriber_of(1, "main"));
+    say(bob, "/join side\n");
+    ck_assert_ptr_null(subscriber_of(1, "main"));
+    ck_assert_ptr_nonnull(subscriber_of(1, "side"));
+    h_clear_all(nodes[1].h);
+    say(alice, "anyone?\n");
+    expect_nothing(bob);
+}
+END_TEST
+
+START_TEST(history_holds_lines_from_every_node)
+{
+    h_peer *alice = user(0, "alice");
+    user(1, "bob");
+    say(alice, "said before you came\n");
+    h_peer *carol = h_join_as(nodes[1].h, "carol");
+    (void)carol;
+    /* h_join_as cleared the greeting: replay by joining again. */
+    say(carol, "/join side\n");
+    say(carol, "/join main\n");
+    ck_assert(h_has_line(carol, "alice: said before you came"));
+}
+END_TEST
+
+START_TEST(the_event_queue_is_bounded)
+{
+    chat_stats st;
+    h_opt(nodes[0].h, CHAT_OPT_EVENT_QUEUE, 2);
+    h_peer *alice = h_join_as(nodes[0].h, "alice"); /* subscribe, joined... */
+    h_send(alice, "one\ntwo\nthree\n");
+    chat_broker_stats(nodes[0].h->b, &st, sizeof st);
+    ck_assert_uint_gt(st.events_dropped, 0);
+    pump();
+}
+END_TEST
+
+START_TEST(cluster_calls_outside_cluster_mode)
+{
+    chat_broker *b;
+    chat_event ev;
+    ck_assert_int_eq(chat_broker_new(&b, NULL), CHAT_OK);
+    ck_assert_int_eq(chat_broker_remote(b, "x", 1, 0), CHAT_ERR_STATE);
+    ck_assert_int_eq(chat_broker_node_gone(b, "n1", 0), CHAT_ERR_STATE);
+    ck_assert_int_eq(chat_broker_next_event(b, &ev), 0);
+    ck_assert_int_eq(chat_broker_set_node(b, "bad id"), CHAT_ERR_INVALID);
+    chat_broker_free(b);
+}
+END_TEST
+
+static Suite *cluster_suite(void)
+{
+    Suite *s = suite_create("cluster");
+    TCase *tc = tcase_create("cluster");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, users_on_two_nodes_chat_in_one_room);
+    tcase_add_test(tc, presence_spans_nodes);
+    tcase_add_test(tc, direct_messages_cross_nodes);
+    tcase_add_test(tc, names_are_unique_across_nodes);
+    tcase_add_test(tc, a_rename_is_seen_everywhere);
+    tcase_add_test(tc, each_node_renders_in_its_users_dialects);
+    tcase_add_test(tc, duplicates_and_own_messages_do_nothing);
+    tcase_add_test(tc, what_comes_from_the_bus_is_checked);
+    tcase_add_test(tc, a_dead_nodes_users_leave);
+    tcase_add_test(tc, a_node_follows_a_room_while_it_has_members_there);
+    tcase_add_test(tc, history_holds_lines_from_every_node);
+    tcase_add_test(tc, the_event_queue_is_bounded);
+    tcase_add_test(tc, cluster_calls_outside_cluster_mode);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) { return h_run_suite(cluster_suite()); }
