@@ -224,7 +224,10 @@ static int reap(chatd_proc *d, int flags)
     return 0;
 }
 
-int chatd_start_nofile(chatd_proc *d, const char *const *args, long nofile)
+/* Start chatd (with -p 0 first if with_port) and wait for its first
+ * "listening on" line. */
+static int start_proc(chatd_proc *d, const char *const *args, long nofile,
+                      int with_port)
 {
     static char log[1 << 16];
     long long deadline = now_ms() + DEFAULT_WAIT_MS;
@@ -235,7 +238,7 @@ int chatd_start_nofile(chatd_proc *d, const char *const *args, long nofile)
     fd = make_temp(d->log_path, sizeof d->log_path);
     if (fd < 0)
         return -1;
-    d->pid = spawn(args, 1, fd, fd, nofile);
+    d->pid = spawn(args, with_port, fd, fd, nofile);
     close(fd);
     if (d->pid < 0)
         return -1;
@@ -252,9 +255,19 @@ int chatd_start_nofile(chatd_proc *d, const char *const *args, long nofile)
     return -1;
 }
 
+int chatd_start_nofile(chatd_proc *d, const char *const *args, long nofile)
+{
+    return start_proc(d, args, nofile, 1);
+}
+
 int chatd_start(chatd_proc *d, const char *const *args)
 {
-    return chatd_start_nofile(d, args, 0);
+    return start_proc(d, args, 0, 1);
+}
+
+int chatd_start_listen(chatd_proc *d, const char *const *args)
+{
+    return start_proc(d, args, 0, 0);
 }
 
 /* Wait up to timeout_ms, unscaled. Returns 0 if chatd exited. */

@@ -45,6 +45,12 @@ typedef struct chatd_proc {
 int chatd_start(chatd_proc *d, const char *const *args);
 
 /*
+ * chatd_start without the "-p 0": args say where to listen (--listen), and
+ * d->port is that of the first "listening on" line.
+ */
+int chatd_start_listen(chatd_proc *d, const char *const *args);
+
+/*
  * chatd_start with RLIMIT_NOFILE (soft and hard) set to nofile in chatd.
  * This one ignores $CHATD_WRAPPER: valgrind's own descriptors above the
  * limit would change what clients past the limit see.
