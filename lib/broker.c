@@ -144,8 +144,10 @@ int chat_broker_set_option(chat_broker *b, chat_option opt, int64_t v)
         o->high_water = (size_t)v;
         return CHAT_OK;
     case CHAT_OPT_MAX_PEERS:
+    case CHAT_OPT_RESERVED_PEERS:
         if (v < 0) return CHAT_ERR_INVALID;
-        o->max_peers = (uint64_t)v;
+        *(opt == CHAT_OPT_MAX_PEERS ? &o->max_peers : &o->reserved) =
+            (uint64_t)v;
         return CHAT_OK;
     case CHAT_OPT_SEED:
         if (b->names.count || b->remote.count || b->bus.seen.count ||
@@ -280,7 +282,7 @@ int chat_broker_join_opts(chat_broker *b, void *user,
     if (!p)
         return CHAT_ERR_NOMEM;
     int login = set_up_input(b, p, &o);
-    if (b->opt.max_peers && b->n_peers >= b->opt.max_peers) {
+    if (b->opt.max_peers && b->n_peers + b->opt.reserved >= b->opt.max_peers) {
         chat_peer_text(b, p, CHAT_T_FULL, NULL);
         chat_peer_doom(b, p, CHAT_CLOSE_FULL);
     } else {

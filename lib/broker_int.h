@@ -90,6 +90,7 @@ typedef struct chat_options {
     uint32_t filter_backlog;
     size_t high_water;
     uint64_t max_peers;
+    uint64_t reserved;        /* slots the caller holds (RESERVED_PEERS) */
 } chat_options;
 
 struct chat_broker {

@@ -61,6 +61,9 @@ typedef enum chat_option {
                                   message; past it, "too fast". 16 */
     CHAT_OPT_EVENT_QUEUE,      /* cluster events waiting to be pulled; past it
                                   they are dropped and counted. 65536 */
+    CHAT_OPT_RESERVED_PEERS,   /* slots of CHAT_OPT_MAX_PEERS the caller holds
+                                  for connections not joined yet (an HTTP
+                                  request, a TLS handshake). 0 */
 } chat_option;
 
 /*

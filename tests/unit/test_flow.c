@@ -601,6 +601,26 @@ START_TEST(past_max_peers_a_new_user_is_turned_away)
 }
 END_TEST
 
+/* Slots the front-end holds for connections not joined yet (an HTTP
+ * request being read, a TLS handshake) count toward the cap. */
+START_TEST(reserved_slots_count_toward_the_cap)
+{
+    h_harness *hh = h_new();
+
+    h_opt(hh, CHAT_OPT_MAX_PEERS, 3);
+    h_opt(hh, CHAT_OPT_RESERVED_PEERS, 2);
+    h_peer *a = h_join(hh);
+    ck_assert_int_eq(h_reason(a), CHAT_CLOSE_NONE);
+    h_peer *b = h_join(hh);
+    expect_lines(b, H_FULL);
+    h_release(b);
+    h_opt(hh, CHAT_OPT_RESERVED_PEERS, 1); /* one request finished */
+    h_peer *c = h_join(hh);
+    ck_assert_int_eq(h_reason(c), CHAT_CLOSE_NONE);
+    h_free(hh);
+}
+END_TEST
+
 START_TEST(max_peers_0_means_no_cap)
 {
     h_harness *hh = h_new();
@@ -658,6 +678,7 @@ static Suite *flow_suite(void)
     tc = h_tcase(s, "connection cap", h_setup_abc);
     tcase_add_test(tc, past_max_peers_a_new_user_is_turned_away);
     tcase_add_test(tc, max_peers_0_means_no_cap);
+    tcase_add_test(tc, reserved_slots_count_toward_the_cap);
     return s;
 }
 
