@@ -427,7 +427,7 @@ int chatd_listeners_open(struct chatd_server *srv,
     srv->nlisteners = n;
     for (size_t i = 0; i < n; i++) {
         if (open_one(srv, &srv->listeners[i], &specs[i]) != 0) {
-            chatd_listeners_close(srv); /* all or none */
+            chatd_listeners_free(srv); /* all or none */
             return -1;
         }
     }
@@ -445,7 +445,14 @@ void chatd_listeners_close(struct chatd_server *srv)
             evconnlistener_free(l->evl);
         if (l->resume_ev)
             event_free(l->resume_ev);
+        l->evl = NULL;
+        l->resume_ev = NULL;
     }
+}
+
+void chatd_listeners_free(struct chatd_server *srv)
+{
+    chatd_listeners_close(srv);
     free(srv->listeners);
     srv->listeners = NULL;
     srv->nlisteners = 0;

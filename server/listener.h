@@ -71,7 +71,16 @@ int chatd_listen_resolve(struct chatd_listen_spec *s);
 int chatd_listeners_open(struct chatd_server *srv,
                          const struct chatd_listen_spec *specs, size_t n);
 
-/* Stop accepting and free the listeners (at shutdown). Safe to repeat. */
+/*
+ * Stop accepting (at shutdown): every listening socket is closed. The
+ * listeners themselves stay valid until chatd_listeners_free(), so a
+ * connection may keep a pointer to the one that accepted it. Safe to
+ * repeat.
+ */
 void chatd_listeners_close(struct chatd_server *srv);
+
+/* Close and free the listeners (chatd_server_free, after the
+ * connections). Safe to repeat. */
+void chatd_listeners_free(struct chatd_server *srv);
 
 #endif /* CHATD_LISTENER_H */

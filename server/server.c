@@ -310,7 +310,7 @@ void chatd_server_free(struct chatd_server *srv)
     chat_broker_free(srv->broker);
     free(srv->scratch);
     srv->broker = NULL;
-    chatd_listeners_close(srv);
+    chatd_listeners_free(srv);
     free_event(srv->flush_ev);
     free_event(srv->timer_ev);
     free_event(srv->grace_ev);

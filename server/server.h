@@ -34,7 +34,7 @@ struct chatd_server {
     struct event_base *base;
     chat_broker *broker;
     struct chatd_server_config cfg;
-    struct chatd_listener *listeners; /* NULL once shutting down */
+    struct chatd_listener *listeners; /* closed, not freed, at shutdown */
     size_t nlisteners;
     struct event *flush_ev;  /* writes every ready peer, once per pass */
     struct event *timer_ev;  /* the broker's next deadline */
