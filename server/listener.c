@@ -205,7 +205,7 @@ static int parse_query(const char *url, const char *q,
 
 int chatd_listen_parse(const char *url, struct chatd_listen_spec *out)
 {
-    const char *rest = NULL, *q;
+    const char *rest = url, *q; /* parse_scheme moves it past "://" */
 
     memset(out, 0, sizeof *out);
     out->flag = "--listen";
@@ -271,7 +271,7 @@ static void on_accept(struct evconnlistener *evl, evutil_socket_t fd,
 
 static void pause_accepting(struct chatd_listener *l)
 {
-    struct timeval tv = {0, ACCEPT_PAUSE_MS * 1000};
+    struct timeval tv = {0, (suseconds_t)ACCEPT_PAUSE_MS * 1000};
 
     evconnlistener_disable(l->evl);
     /* Without the timer that resumes it the listener would stay deaf for
