@@ -15,7 +15,7 @@ cd "$(dirname "$0")"
 # meson.build's dependencies and the test scripts' tools).
 PACKAGES=(
     meson ninja-build gcc g++ clang pkg-config binutils
-    libevent-dev check libsubunit-dev valgrind libreadline-dev
+    libevent-dev check libsubunit-dev valgrind libreadline-dev libssl-dev
     clang-tidy cppcheck
 )
 
