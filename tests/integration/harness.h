@@ -107,6 +107,10 @@ typedef struct client {
     char name[64];     /* from "You are NAME" (client_greet) */
 } client;
 
+/* Non-zero if this machine has an IPv6 loopback (::1 can be bound): the
+ * predicate of the cases that need it (CHAT_CASE_IF). */
+int harness_ipv6_works(void);
+
 /* Connect to 127.0.0.1 (or ::1 with ipv6) on port; NULL on failure. */
 client *client_connect(int port, int ipv6);
 

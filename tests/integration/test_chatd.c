@@ -400,24 +400,9 @@ CHAT_CASE(max_clients)
 }
 END_TEST
 
-static int ipv6_loopback_works(void)
-{
-    struct sockaddr_in6 a;
-    int fd = socket(AF_INET6, SOCK_STREAM, 0), ok;
-
-    if (fd < 0)
-        return 0;
-    memset(&a, 0, sizeof a);
-    a.sin6_family = AF_INET6;
-    a.sin6_addr = in6addr_loopback;
-    ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
-    close(fd);
-    return ok;
-}
-
 /* -b ::1: listens on IPv6 loopback and logs [::1]:PORT. Where the machine
  * has no IPv6 loopback the case is not run: meson reports SKIP (exit 77). */
-CHAT_CASE_IF(ipv6, ipv6_loopback_works)
+CHAT_CASE_IF(ipv6, harness_ipv6_works)
 {
     const char *args[] = {"-b", "::1", NULL};
     char line[256];

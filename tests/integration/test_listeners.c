@@ -473,6 +473,27 @@ CHAT_CASE(several_listeners)
 }
 END_TEST
 
+/* A bracketed IPv6 host: the URL, real port and all, in the log. */
+CHAT_CASE_IF(listen_ipv6, harness_ipv6_works)
+{
+    const char *args[] = {"--listen", "tcp://[::1]:0?dialect=telex", NULL};
+    char lines[2][LABEL_MAX];
+    client *tom;
+
+    start(args);
+    wait_listening(lines, 2);
+    CHECK(strncmp(lines[1], "tcp://[::1]:", 12) == 0 &&
+          strstr(lines[1], "?dialect=telex") && port_of(lines[1]) > 0,
+          "telex listener: '%s'", lines[1]);
+    tom = client_connect(port_of(lines[1]), 1);
+    CHECK(tom != NULL, "connect to [::1]:%d: %s", port_of(lines[1]),
+          strerror(errno));
+    send_line(tom, "tom");
+    EXPECT(tom, "You are tom");
+    client_close(tom);
+}
+END_TEST
+
 /* ---- errors ------------------------------------------------------------------ */
 
 /* Bad --listen values: one "chatd: " line naming the problem, exit 2. */
