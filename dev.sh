@@ -17,6 +17,10 @@ PACKAGES=(
     meson ninja-build gcc g++ clang pkg-config binutils
     libevent-dev check libsubunit-dev valgrind libreadline-dev libssl-dev
     clang-tidy cppcheck
+    chromium nodejs
+    # npm: a package of its own with Debian's nodejs; NodeSource's nodejs
+    # has it built in and conflicts with that package.
+    $(command -v npm >/dev/null || echo npm)
 )
 
 BUILD_DIR=build
