@@ -233,11 +233,13 @@ class Browser {
     return b;
   }
 
-  // A user on chatd's page, greeted; renamed to name if given.
-  async user(chatd, name, viewport) {
+  // A user on chatd's page, greeted; renamed to name if given. opts:
+  // viewport ({width, height}); before(page), run before the page loads.
+  async user(chatd, name, opts = {}) {
     const page = this.spare.length ? this.spare.shift() : await this.ctx.newPage();
     const u = new User(page);
-    if (viewport) await page.setViewportSize(viewport);
+    if (opts.viewport) await page.setViewportSize(opts.viewport);
+    if (opts.before) await opts.before(page);
     await page.goto(chatd.url);
     await u.until('the greeting', (s) => s.status === 'online' && s.rows.some(
       (r) => r.kind === 'notice' && /^You joined /.test(r.text)));
@@ -487,6 +489,55 @@ async function test_reconnect_after_restart(chatd) {
   });
 }
 
+// The connection drops while chatd runs on, and stays down a while (the
+// page's WebSocket goes through playwright, which cuts it, then turns the
+// retries away): the page comes back into its room and shows, of the
+// room's history, only what was said while it was away.
+async function test_reconnect_after_drop(chatd) {
+  await withChatd(chatd, async (d, b) => {
+    const link = { up: true, open: [] };
+    const alice = await b.user(d, 'alice', {
+      before: (page) => page.routeWebSocket(/\/ws$/, (ws) => {
+        if (!link.up) { ws.close(); return; }
+        link.open.push([ws, ws.connectToServer()]);
+      }),
+    });
+    const bob = await b.user(d, 'bob');
+    for (const u of [alice, bob]) {
+      await u.say('/join pizza');
+      await u.sees('notice', 'You joined pizza');
+    }
+    await bob.say('one');
+    await alice.say('two');
+    await bob.say('three');
+    await alice.sees('other', 'bob: three');
+
+    link.up = false;
+    for (const [page, server] of link.open.splice(0)) {
+      await server.close();
+      await page.close();
+    }
+    await bob.sees('notice', 'alice left pizza');
+    await alice.until('the page offline', (s) => s.status !== 'online');
+    await bob.say('while you were away');
+    await bob.sees('own', 'bob: while you were away');
+    link.up = true;
+
+    const s = await alice.until('the page back as alice in pizza',
+      (v) => v.status === 'online' && v.me === 'alice' && v.room === 'pizza' &&
+        v.rows.some((r) => r.kind === 'local' && r.text === 'Reconnected as alice in #pizza.') &&
+        v.rows.some((r) => r.text === 'bob: while you were away'));
+    for (const line of ['bob: one', 'alice: two', 'bob: three', 'bob: while you were away'])
+      check(s.rows.filter((r) => r.text === line).length === 1, `"${line}" is not shown exactly once`);
+    check(s.rows.filter((r) => r.text === 'You joined main').length === 1,
+      'the way back through main was shown');
+    await bob.sees('notice', / joined pizza$/);
+    await alice.until('bob in the list', (v) => sameSet(v.users, ['alice', 'bob']));
+    await alice.say('back');
+    await bob.sees('other', 'alice: back');
+  });
+}
+
 // Each kind of line gets its own class, and looks different, in both
 // colour schemes.
 async function test_kinds_have_distinct_classes(chatd) {
@@ -595,7 +646,7 @@ async function test_hostile_text_is_text(chatd) {
 // and every control has a name.
 async function test_phone_layout_and_keyboard(chatd) {
   await withChatd(chatd, async (d, b) => {
-    const alice = await b.user(d, 'alice', { width: 380, height: 720 });
+    const alice = await b.user(d, 'alice', { viewport: { width: 380, height: 720 } });
     const p = alice.page;
     const visible = (sel) => p.evaluate((q) => {
       const e = document.querySelector(q), r = e.getBoundingClientRect();
