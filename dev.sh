@@ -16,6 +16,7 @@ cd "$(dirname "$0")"
 PACKAGES=(
     meson ninja-build gcc g++ clang pkg-config binutils
     libevent-dev check libsubunit-dev valgrind libreadline-dev libssl-dev
+    openssl # the command: the TLS tests' throwaway CA (tests/tls/mkcerts.sh)
     clang-tidy cppcheck
     chromium nodejs
     # npm: a package of its own with Debian's nodejs; NodeSource's nodejs
