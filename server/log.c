@@ -58,3 +58,26 @@ void chatd_log(enum chatd_log_level level, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "%s\n", line);
 }
+
+void chatd_log_limited(struct chatd_log_limit *l, uint64_t now_ms,
+                       enum chatd_log_level level, const char *fmt, ...)
+{
+    char msg[900];
+    va_list ap;
+
+    if (l->used && now_ms - l->last_ms < CHATD_LOG_LIMIT_MS) {
+        l->held++;
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (l->held)
+        chatd_log(level, "%s (%llu more like it since the last such line)", msg,
+                  (unsigned long long)l->held);
+    else
+        chatd_log(level, "%s", msg);
+    l->last_ms = now_ms;
+    l->used = 1;
+    l->held = 0;
+}

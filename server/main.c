@@ -20,6 +20,7 @@
 #include <libchat/chat.h>
 
 #include "fdlimit.h"
+#include "filter.h"
 #include "log.h"
 #include "netaddr.h"
 #include "options.h"
@@ -146,9 +147,25 @@ static struct chatd_server_config server_config(const struct chatd_options *o)
     return cfg;
 }
 
+/* --filter-exec's program starts before the loop runs: one that cannot
+ * be started at all keeps chatd from running (exit 1). */
+static int start_filter(const struct chatd_options *o,
+                        struct chatd_server *srv, struct chatd_filter **out)
+{
+    struct chatd_filter_config fc;
+
+    if (!o->filter_cmd)
+        return 0;
+    fc.cmd = o->filter_cmd;
+    fc.fallback_allow = o->filter_allow;
+    fc.timeout_ms = (uint64_t)o->filter_timeout_ms;
+    return chatd_filter_start(out, srv, &fc);
+}
+
 static int serve(struct chatd_options *o)
 {
     chat_broker *b;
+    struct chatd_filter *filter = NULL;
     struct chatd_server srv;
     struct chatd_server_config cfg = server_config(o);
     int64_t fd_clients;
@@ -170,8 +187,10 @@ static int serve(struct chatd_options *o)
     log_debug("libchat %s; up to %lld clients", chat_version(),
               (long long)o->max_clients);
     status = 1;
-    if (chatd_server_init(&srv, b, &cfg, o->listeners, o->nlisteners) == 0)
+    if (chatd_server_init(&srv, b, &cfg, o->listeners, o->nlisteners) == 0 &&
+        start_filter(o, &srv, &filter) == 0)
         status = chatd_server_run(&srv);
+    chatd_filter_stop(filter); /* before the broker and loop it uses */
     chatd_server_free(&srv);
     return status;
 }

@@ -35,6 +35,9 @@ enum long_only {
     OPT_HIGH_WATER,
     OPT_WRITE_TIMEOUT,
     OPT_GRACE,
+    OPT_FILTER_EXEC,
+    OPT_FILTER_FALLBACK,
+    OPT_FILTER_TIMEOUT,
     OPT_HELP,
     OPT_VERSION,
 };
@@ -54,6 +57,9 @@ static const struct option long_options[] = {
     {"high-water", required_argument, NULL, OPT_HIGH_WATER},
     {"write-timeout", required_argument, NULL, OPT_WRITE_TIMEOUT},
     {"shutdown-grace", required_argument, NULL, OPT_GRACE},
+    {"filter-exec", required_argument, NULL, OPT_FILTER_EXEC},
+    {"filter-fallback", required_argument, NULL, OPT_FILTER_FALLBACK},
+    {"filter-timeout", required_argument, NULL, OPT_FILTER_TIMEOUT},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -85,6 +91,11 @@ static const char usage_text[] =
     "                            seconds (default 30; 0 off)\n"
     "      --shutdown-grace S    seconds to flush output on SIGINT/SIGTERM\n"
     "                            (default 5)\n"
+    "      --filter-exec CMD     ask the program CMD (run by /bin/sh) about\n"
+    "                            every message; see doc/filter.md\n"
+    "      --filter-fallback F   allow or drop a message the program does not\n"
+    "                            answer (default drop)\n"
+    "      --filter-timeout S    seconds an answer may take (default 2)\n"
     "  -v, --verbose             log connections (repeat for more)\n"
     "  -h, --help                show this help and exit\n"
     "  -V, --version             show the version and exit\n"
@@ -100,6 +111,7 @@ static void set_defaults(struct chatd_options *opt)
     opt->idle_ms = opt->login_ms = opt->high_water = CHATD_UNSET;
     opt->write_ms = opt->max_clients = CHATD_UNSET;
     opt->grace_ms = 5000;
+    opt->filter_timeout_ms = 2000;
 }
 
 /* Append the digits of s to *acc; returns the count, or -1 past max. */
@@ -260,6 +272,37 @@ static int set_high_water(const char *arg, int64_t *dst)
     return -1;
 }
 
+static int set_filter_exec(const char *arg, struct chatd_options *opt)
+{
+    if (arg[strspn(arg, " \t")] == '\0') {
+        bad_value("--filter-exec", arg, "a command");
+        return -1;
+    }
+    opt->filter_cmd = arg;
+    return 0;
+}
+
+static int set_filter_fallback(const char *arg, struct chatd_options *opt)
+{
+    if (strcmp(arg, "allow") != 0 && strcmp(arg, "drop") != 0) {
+        bad_value("--filter-fallback", arg, "allow or drop");
+        return -1;
+    }
+    opt->filter_allow = arg[0] == 'a';
+    return 0;
+}
+
+/* A wait that must end: more than 0 seconds, at most an hour. */
+static int set_positive_seconds(int c, const char *arg, int64_t *dst)
+{
+    if (parse_seconds(arg, 3600, dst) == 0 && *dst > 0)
+        return 0;
+    char flag[32];
+    snprintf(flag, sizeof flag, "--%s", flag_name(c));
+    bad_value(flag, arg, "seconds from 0.001 to 3600, with at most 3 decimals");
+    return -1;
+}
+
 /* Apply one parsed flag. Returns -1 after printing a message. */
 static int apply_flag(int c, char *arg, struct chatd_options *opt)
 {
@@ -279,6 +322,10 @@ static int apply_flag(int c, char *arg, struct chatd_options *opt)
     case OPT_WRITE_TIMEOUT: return set_seconds(c, arg, &opt->write_ms);
     case OPT_GRACE: return set_seconds(c, arg, &opt->grace_ms);
     case OPT_HIGH_WATER: return set_high_water(arg, &opt->high_water);
+    case OPT_FILTER_EXEC: return set_filter_exec(arg, opt);
+    case OPT_FILTER_FALLBACK: return set_filter_fallback(arg, opt);
+    case OPT_FILTER_TIMEOUT:
+        return set_positive_seconds(c, arg, &opt->filter_timeout_ms);
     default: return -1;
     }
 }

@@ -37,6 +37,10 @@ struct chatd_options {
     int64_t write_ms;
     int64_t max_clients;
     int64_t grace_ms;     /* --shutdown-grace; default 5000 */
+    /* --filter-exec (doc/filter.md) */
+    const char *filter_cmd;    /* NULL: no filter program */
+    int filter_allow;          /* --filter-fallback allow (default drop) */
+    int64_t filter_timeout_ms; /* --filter-timeout; default 2000 */
 };
 
 /* What chatd_parse_options() decided. */
