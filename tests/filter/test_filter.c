@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -327,6 +328,31 @@ CHAT_CASE(never_reads)
     for (int i = 0; i < USERS; i++)
         client_close(c[i]);
     client_close(d);
+}
+END_TEST
+
+/* A program that cannot be started at all (here: no descriptors left for
+ * its pipes) stops chatd at startup with status 1 and says why. The
+ * fewest descriptors chatd can listen with leave none for the pipes. */
+CHAT_CASE(cannot_start_exits_1)
+{
+    const char *args[] = {"--filter-exec", "cat", NULL};
+
+    for (long n = 4; n < 64; n++) {
+        chatd_start_nofile(&srv, args, n);
+        if (!chatd_log_contains(&srv, "listening on")) {
+            chatd_stop(&srv);
+            continue;
+        }
+        CHECK(chatd_wait(&srv, DEFAULT_WAIT_MS) == 0, "chatd went on");
+        CHECK(WIFEXITED(srv.status) && WEXITSTATUS(srv.status) == 1,
+              "status %d, want exit 1", srv.status);
+        CHECK(chatd_log_contains(&srv, "error: filter: cannot start 'cat': "
+                                       "Too many open files"),
+              "no log line");
+        return;
+    }
+    CHECK(0, "chatd never listened");
 }
 END_TEST
 
