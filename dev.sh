@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The two commands of the README:
 #   ./dev.sh run [chatd flags...]  install what is missing, build, start chatd
+#                                  (lines on 127.0.0.1:4242, the chat page on
+#                                  http://127.0.0.1:8000/)
 #   ./dev.sh test                  install what is missing, build, run every
 #                                  test, again under ASan+UBSan, chatd under
 #                                  valgrind, static analysis, fuzzing; print
@@ -170,11 +172,16 @@ step() {
     log "== $name: $((SECONDS - start))s"
 }
 
+# The browser page's listener beside the line protocol's (DEV_HTTP to move
+# it; --listen flags of your own come after and add to it).
+DEV_HTTP=${DEV_HTTP:-127.0.0.1:8000}
+
 cmd_run() {
     install_missing
     build "$BUILD_DIR"
     [[ -x $BUILD_DIR/server/chatd ]] || { log "no $BUILD_DIR/server/chatd was built"; exit 1; }
-    exec "$BUILD_DIR/server/chatd" "$@"
+    log "chat with nc 127.0.0.1 4242, or open http://$DEV_HTTP/ in a browser"
+    exec "$BUILD_DIR/server/chatd" -p 4242 --listen "http://$DEV_HTTP" "$@"
 }
 
 # The plain build's chatd under valgrind memcheck for the suites that

@@ -1,5 +1,6 @@
 /*
- * chatd - one client connection: a socket joined to a broker peer.
+ * chatd - one client connection: a socket joined to a broker peer (see
+ * conn.h for how http_conn.c and ws_conn.c add HTTP and WebSocket).
  *
  * Two plain events and no buffers of chatd's own: input is read into a
  * stack buffer and fed to the broker at once (the broker keeps only an
@@ -24,24 +25,11 @@
 #include <sys/socket.h>
 
 
+#include "conn.h"
 #include "log.h"
-
 
 /* Pieces of outbox described per chat_peer_peek call. */
 #define PEEK_IOVS 64
-
-struct chatd_conn {
-    struct chatd_server *srv;
-    evutil_socket_t fd;
-    struct event *read_ev;    /* persistent; with a timeout while lingering */
-    struct event *write_ev;   /* armed only while the socket is full */
-    chat_peer *peer;          /* NULL once released (lingering) */
-    struct chatd_conn *prev, *next;
-    unsigned blocked : 1;     /* write_ev armed: the socket took no more */
-    unsigned lingering : 1;   /* write side shut: waiting for EOF */
-    unsigned eof : 1;         /* the client's input ended */
-    char addr[64];
-};
 
 /* Bytes read per read callback: a loop pass's worth for one client. */
 #define READ_CHUNK 16384
@@ -51,6 +39,11 @@ struct chatd_conn {
 static int set_linger_timeout(struct chatd_conn *c)
 {
     return event_add(c->read_ev, c->srv->linger_tv);
+}
+
+int chatd_conn_watch(struct chatd_conn *c, const struct timeval *tv)
+{
+    return event_add(c->read_ev, tv);
 }
 
 static void link_conn(struct chatd_conn *c)
@@ -86,6 +79,7 @@ static void release_peer(struct chatd_conn *c, const char *why)
         const char *name = chat_peer_name(c->peer);
         log_debug("%s (%s) disconnected: %s", c->addr, name ? name : "-", why);
     }
+    c->disc = (uint8_t)chatd_metrics_reason(chat_peer_close_reason(c->peer));
     chat_peer_release(c->srv->broker, c->peer, chatd_now_ms());
     c->peer = NULL;
     /* Releasing may have told the room "left": write that out. */
@@ -98,11 +92,15 @@ static void free_conn(struct chatd_conn *c)
     struct chatd_server *srv = c->srv;
 
     unlink_conn(c);
+    chatd_http_end(c);
+    chatd_ws_end(c);
     if (c->write_ev)
         event_free(c->write_ev);
     if (c->read_ev)
         event_free(c->read_ev);
     evutil_closesocket(c->fd);
+    chatd_metrics_conn_closed(&srv->metrics, (enum chatd_transport)c->transport,
+                              (enum chatd_disconnect)c->disc);
     free(c);
     chatd_server_conn_gone(srv);
 }
@@ -111,6 +109,28 @@ static void close_conn(struct chatd_conn *c, const char *why)
 {
     release_peer(c, why);
     free_conn(c);
+}
+
+void chatd_conn_close(struct chatd_conn *c, const char *why)
+{
+    close_conn(c, why);
+}
+
+void chatd_conns_stop(struct chatd_server *srv)
+{
+    struct chatd_conn *c = srv->conns, *next;
+
+    /* A request still arriving has nothing to be delivered: it must not
+     * hold a shutdown for its grace period. Answers being written and
+     * chat peers finish on their own. */
+    for (; c; c = next) {
+        next = c->next;
+        if (c->proto == CHATD_PROTO_HTTP && !c->lingering &&
+            chatd_http_reading(c)) {
+            c->disc = CHATD_DISC_HANDSHAKE;
+            close_conn(c, "shutting down");
+        }
+    }
 }
 
 void chatd_conn_discard(struct chatd_conn *c)
@@ -125,22 +145,30 @@ void chatd_conn_discard(struct chatd_conn *c)
  * kernel send RST, which can destroy the last lines ("Bye!", "Server
  * shutting down...") before the client reads them.
  */
-static void output_done(struct chatd_conn *c)
+void chatd_conn_finish(struct chatd_conn *c, const char *why)
 {
-    chat_close_reason r = chat_peer_close_reason(c->peer);
-
     if (c->eof) {
-        close_conn(c, chat_close_reason_str(r));
+        close_conn(c, why);
         return;
     }
-    release_peer(c, chat_close_reason_str(r));
+    release_peer(c, why);
     if (shutdown(c->fd, SHUT_WR) != 0) {
         free_conn(c);
         return;
     }
     c->lingering = 1;
+    c->until_ms = chatd_now_ms() + CHATD_LINGER_MS;
     if (set_linger_timeout(c) != 0)
         free_conn(c);
+}
+
+static void output_done(struct chatd_conn *c)
+{
+    chat_close_reason r = chat_peer_close_reason(c->peer);
+
+    if (c->proto == CHATD_PROTO_WS)
+        chatd_ws_goodbye(c); /* the close frame, after every line */
+    chatd_conn_finish(c, chat_close_reason_str(r));
 }
 
 /*
@@ -193,6 +221,7 @@ static int write_pending(struct chatd_conn *c)
             return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
         }
         c->srv->writes++;
+        c->srv->metrics.bytes_sent += (uint64_t)n;
         /* Consuming may queue a "dropped" notice: the loop writes it too. */
         chat_peer_consume(b, c->peer, (size_t)n, chatd_now_ms());
         if ((size_t)n < len)
@@ -208,8 +237,11 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
     struct chatd_conn *c = arg;
 
     (void)fd;
-    (void)what;
     c->blocked = 0;
+    if (c->proto == CHATD_PROTO_HTTP) {
+        chatd_http_writable(c, (what & EV_TIMEOUT) != 0);
+        return;
+    }
     chatd_conn_pump(c);
 }
 
@@ -251,6 +283,15 @@ static void on_eof(struct chatd_conn *c)
     c->eof = 1;
     /* A socket at EOF stays readable: stop watching it, or the loop spins. */
     event_del(c->read_ev);
+    if (c->proto == CHATD_PROTO_HTTP) { /* gone before it was answered */
+        c->disc = CHATD_DISC_HANDSHAKE;
+        close_conn(c, "left during the request");
+        return;
+    }
+    if (c->proto == CHATD_PROTO_WS) {
+        chatd_ws_eof(c);
+        return;
+    }
     /* The broker runs a last unterminated line and lets the user leave;
      * the socket closes once the output is flushed (the client may still
      * be reading after a half-close). */
@@ -265,8 +306,11 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
     char buf[READ_CHUNK];
     ssize_t n;
 
-    if (what & EV_TIMEOUT) {
-        free_conn(c);
+    if ((what & EV_TIMEOUT) || (c->until_ms && chatd_now_ms() >= c->until_ms)) {
+        if (c->proto == CHATD_PROTO_HTTP && !c->lingering)
+            chatd_http_timeout(c);
+        else
+            free_conn(c);
         return;
     }
     n = recv(fd, buf, sizeof buf, 0);
@@ -284,7 +328,17 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
     if (n < 0) {
         char why[128];
         snprintf(why, sizeof why, "%s", strerror(errno));
+        c->disc = CHATD_DISC_ERROR;
         close_conn(c, why);
+        return;
+    }
+    c->srv->metrics.bytes_received += (uint64_t)n;
+    if (c->proto == CHATD_PROTO_HTTP) {
+        chatd_http_input(c, buf, (size_t)n);
+        return;
+    }
+    if (c->proto == CHATD_PROTO_WS) {
+        chatd_ws_input(c, buf, (size_t)n);
         return;
     }
     /* Once the peer closes (/quit) the broker ignores the rest; reading
@@ -307,28 +361,50 @@ static void set_nodelay(evutil_socket_t fd, const char *addr)
                   evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 }
 
-/* Join the broker with opt and start I/O. Returns -1 (c still to be
- * freed). */
-static int start_conn(struct chatd_conn *c, const chat_peer_options *opt)
+int chatd_conn_join(struct chatd_conn *c, const chat_peer_options *opt)
 {
-    struct chatd_server *srv = c->srv;
-    int err = chat_broker_join_opts(srv->broker, c, opt, chatd_now_ms(),
+    int err = chat_broker_join_opts(c->srv->broker, c, opt, chatd_now_ms(),
                                     &c->peer);
 
     if (err != CHAT_OK) {
         log_warn("%s: cannot join: %s", c->addr, chat_strerror(err));
-        return -1;
-    }
-    c->read_ev = event_new(srv->base, c->fd, EV_READ | EV_PERSIST,
-                           on_readable, c);
-    c->write_ev = event_new(srv->base, c->fd, EV_WRITE, on_writable, c);
-    if (!c->read_ev || !c->write_ev || event_add(c->read_ev, NULL) != 0) {
-        log_warn("%s: cannot watch the socket", c->addr);
-        chat_peer_release(srv->broker, c->peer, chatd_now_ms());
         c->peer = NULL;
         return -1;
     }
+    if (chat_peer_close_reason(c->peer) == CHAT_CLOSE_FULL)
+        chatd_metrics_rejected(&c->srv->metrics, CHATD_REJECT_FULL);
+    chatd_server_schedule_flush(c->srv); /* the greeting */
     return 0;
+}
+
+/* Watch the socket. Returns -1 (c still to be freed). */
+static int make_events(struct chatd_conn *c)
+{
+    struct chatd_server *srv = c->srv;
+
+    c->read_ev = event_new(srv->base, c->fd, EV_READ | EV_PERSIST,
+                           on_readable, c);
+    c->write_ev = event_new(srv->base, c->fd, EV_WRITE, on_writable, c);
+    if (!c->read_ev || !c->write_ev) {
+        log_warn("%s: cannot watch the socket", c->addr);
+        return -1;
+    }
+    return 0;
+}
+
+/* Start the protocol of l's scheme. Returns -1 (c still to be freed). */
+static int start_proto(struct chatd_conn *c, const struct chatd_listener *l)
+{
+    if (l->scheme == CHATD_SCHEME_HTTP) {
+        c->proto = CHATD_PROTO_HTTP;
+        c->transport = CHATD_TRANSPORT_HTTP;
+        return chatd_http_begin(c);
+    }
+    c->proto = CHATD_PROTO_LINES;
+    c->transport = CHATD_TRANSPORT_TCP;
+    if (chatd_conn_join(c, &l->peer_opt) != 0)
+        return -1;
+    return chatd_conn_watch(c, NULL);
 }
 
 int chatd_conn_open(const struct chatd_listener *l, evutil_socket_t fd,
@@ -340,27 +416,30 @@ int chatd_conn_open(const struct chatd_listener *l, evutil_socket_t fd,
     (void)salen;
     if (!c) {
         log_warn("out of memory: turning a connection away");
+        chatd_metrics_rejected(&srv->metrics, CHATD_REJECT_ERROR);
         evutil_closesocket(fd);
         return -1;
     }
     c->srv = srv;
+    c->listener = l;
     c->fd = fd;
+    c->disc = CHATD_DISC_ERROR; /* until something better is known */
     chatd_format_addr(sa, c->addr, sizeof c->addr);
     set_nodelay(fd, c->addr);
     /* Writes must never block the loop (the listener sets it too). */
     evutil_make_socket_nonblocking(fd);
-    if (start_conn(c, &l->peer_opt) != 0) {
-        if (c->read_ev)
-            event_free(c->read_ev);
-        if (c->write_ev)
-            event_free(c->write_ev);
-        evutil_closesocket(fd);
-        free(c);
-        return -1;
-    }
     link_conn(c);
+    chatd_metrics_conn_opened(&srv->metrics, l->scheme == CHATD_SCHEME_HTTP
+                                                 ? CHATD_TRANSPORT_HTTP
+                                                 : CHATD_TRANSPORT_TCP);
     log_debug("%s connected to %s (%zu open)", c->addr, l->label,
               srv->nconns);
-    chatd_server_schedule_flush(srv); /* the greeting */
+    /* After start_proto() succeeds c may be gone (an HTTP 503 answered
+     * and closed): nothing touches it afterwards. */
+    if (make_events(c) != 0 || start_proto(c, l) != 0) {
+        c->disc = CHATD_DISC_ERROR;
+        close_conn(c, "could not set up the connection");
+        return -1;
+    }
     return 0;
 }

@@ -39,6 +39,11 @@
  * Every dialect words it the same way (lib/dialect.c).
  */
 static const char full_line[] = "Server is full, try again later\n";
+/* The same in HTTP, for an http:// listener's clients. */
+static const char full_http[] =
+    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+    "Content-Length: 32\r\nConnection: close\r\n\r\n"
+    "Server is full, try again later\n";
 
 /* The schemes a URL may name; the next ones come with their transports. */
 static const struct {
@@ -46,6 +51,7 @@ static const struct {
     enum chatd_scheme scheme;
 } schemes[] = {
     {"tcp", CHATD_SCHEME_TCP},
+    {"http", CHATD_SCHEME_HTTP},
 };
 
 #define NSCHEMES (sizeof schemes / sizeof schemes[0])
@@ -99,8 +105,8 @@ static int parse_scheme(const char *url, struct chatd_listen_spec *out,
 
     if (!sep) {
         char names[64];
-        return bad_url(url, "expected tcp://HOST:PORT[?dialect=%s]",
-                       dialect_names(names, sizeof names, "|"));
+        return bad_url(url, "expected tcp://HOST:PORT[?dialect=%s] or "
+                       "http://HOST:PORT", dialect_names(names, sizeof names, "|"));
     }
     for (size_t i = 0; i < NSCHEMES; i++) {
         if (strlen(schemes[i].name) == (size_t)(sep - url) &&
@@ -110,7 +116,7 @@ static int parse_scheme(const char *url, struct chatd_listen_spec *out,
             return 0;
         }
     }
-    return bad_url(url, "unknown scheme '%.*s' (expected tcp)",
+    return bad_url(url, "unknown scheme '%.*s' (expected tcp or http)",
                    (int)(sep - url), url);
 }
 
@@ -323,10 +329,15 @@ static void turn_away(struct chatd_listener *l)
     }
     fd = accept(evconnlistener_get_fd(l->evl), NULL, NULL);
     if (fd >= 0) {
-        /* Best effort: a fresh socket's send buffer has room for it. */
-        if (send(fd, full_line, sizeof full_line - 1, 0) < 0)
+        /* Best effort: a fresh socket's send buffer has room for it. In
+         * the listener's own framing: an HTTP client gets HTTP. */
+        const char *line = l->scheme == CHATD_SCHEME_HTTP ? full_http : full_line;
+        size_t len = l->scheme == CHATD_SCHEME_HTTP ? sizeof full_http - 1
+                                                    : sizeof full_line - 1;
+        if (send(fd, line, len, 0) < 0)
             log_debug("turning a client away: %s", strerror(errno));
         close(fd);
+        chatd_metrics_rejected(&srv->metrics, CHATD_REJECT_FDS);
         log_turned_away(srv);
     }
     srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -380,8 +391,14 @@ static int open_one(struct chatd_server *srv, struct chatd_listener *l,
                      LEV_OPT_CLOSE_ON_EXEC;
 
     l->srv = srv;
+    l->scheme = s->scheme;
     l->peer_opt = defaults;
     l->peer_opt.dialect = s->dialect;
+    if (s->scheme == CHATD_SCHEME_HTTP) {
+        /* WebSocket: one text frame is one line each way. */
+        l->peer_opt.lines = 1;
+        l->peer_opt.framing = CHAT_FRAMING_WEBSOCKET;
+    }
     make_label(s, (const struct sockaddr *)&s->addr, l->label,
                sizeof l->label);
     l->resume_ev = evtimer_new(srv->base, on_resume, l);

@@ -2,9 +2,9 @@
  * chatd - listeners: the doors in, one per --listen URL (or -b/-p).
  *
  * A URL names a scheme, an address and how a connection accepted there
- * joins the broker (its dialect). tcp:// is the only scheme today; tls://,
- * http:// and https:// will be new rows of the scheme table with a
- * transport per connection, not another front-end.
+ * joins the broker (its dialect). tcp:// speaks the line protocol; http://
+ * serves the page, WebSocket at /ws and /metrics (http_conn.c); tls:// and
+ * https:// will be new rows of the scheme table, not another front-end.
  */
 #ifndef CHATD_LISTENER_H
 #define CHATD_LISTENER_H
@@ -22,7 +22,8 @@ struct event;
 #define CHATD_MAX_LISTENERS 16
 
 enum chatd_scheme {
-    CHATD_SCHEME_TCP, /* tcp://HOST:PORT: plain lines over TCP */
+    CHATD_SCHEME_TCP,  /* tcp://HOST:PORT: plain lines over TCP */
+    CHATD_SCHEME_HTTP, /* http://HOST:PORT: the page, /ws, /metrics */
 };
 
 /* Where and how to listen: a parsed --listen URL, or -b/-p. */
@@ -42,6 +43,7 @@ struct chatd_listener {
     struct chatd_server *srv;
     struct evconnlistener *evl;
     struct event *resume_ev;     /* re-enables accepting after a pause */
+    enum chatd_scheme scheme;
     chat_peer_options peer_opt;  /* what its connections join with */
     char label[160];             /* for logs: "127.0.0.1:4242" for a plain
                                     chat listener, else its URL */

@@ -144,6 +144,10 @@ static struct chatd_server_config server_config(const struct chatd_options *o)
     struct chatd_server_config cfg;
 
     cfg.grace_ms = (uint64_t)o->grace_ms;
+    cfg.max_clients = o->max_clients > 0 ? (uint64_t)o->max_clients : 0;
+    cfg.http_timeout_ms = (uint64_t)o->http_timeout_ms;
+    cfg.http_head_max = (size_t)o->http_head_max;
+    cfg.ws_origin = o->ws_origin;
     return cfg;
 }
 
@@ -167,7 +171,7 @@ static int serve(struct chatd_options *o)
     chat_broker *b;
     struct chatd_filter *filter = NULL;
     struct chatd_server srv;
-    struct chatd_server_config cfg = server_config(o);
+    struct chatd_server_config cfg;
     int64_t fd_clients;
     int status;
 
@@ -177,6 +181,7 @@ static int serve(struct chatd_options *o)
     fd_clients = default_max_clients(raise_fd_limit());
     if (o->max_clients == CHATD_UNSET)
         o->max_clients = fd_clients;
+    cfg = server_config(o);
     status = make_broker(o, &b);
     if (status != 0)
         return status;

@@ -38,6 +38,9 @@ enum long_only {
     OPT_FILTER_EXEC,
     OPT_FILTER_FALLBACK,
     OPT_FILTER_TIMEOUT,
+    OPT_HTTP_TIMEOUT,
+    OPT_HTTP_HEAD_MAX,
+    OPT_WS_ORIGIN,
     OPT_HELP,
     OPT_VERSION,
 };
@@ -60,6 +63,9 @@ static const struct option long_options[] = {
     {"filter-exec", required_argument, NULL, OPT_FILTER_EXEC},
     {"filter-fallback", required_argument, NULL, OPT_FILTER_FALLBACK},
     {"filter-timeout", required_argument, NULL, OPT_FILTER_TIMEOUT},
+    {"http-timeout", required_argument, NULL, OPT_HTTP_TIMEOUT},
+    {"http-head-max", required_argument, NULL, OPT_HTTP_HEAD_MAX},
+    {"ws-origin", required_argument, NULL, OPT_WS_ORIGIN},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -73,8 +79,10 @@ static const char usage_text[] =
     "  -b, --bind ADDR           listen on ADDR (default 127.0.0.1; ::1 for IPv6)\n"
     "  -p, --port N              TCP port (default 4242; 0 picks a free one)\n"
     "      --listen URL          listen at tcp://HOST:PORT[?dialect=D], D one\n"
-    "                            of chat, a-chat, telex; repeatable. Replaces\n"
-    "                            the default listener unless -b or -p is given\n"
+    "                            of chat, a-chat, telex, or http://HOST:PORT\n"
+    "                            (the chat page, WebSocket at /ws, /metrics);\n"
+    "                            repeatable. Replaces the default listener\n"
+    "                            unless -b or -p is given\n"
     "      --login               the first line a client sends is its name\n"
     "      --room NAME           room new users join (default main)\n"
     "      --history N           chat lines kept per room (default 20; 0 off)\n"
@@ -96,6 +104,11 @@ static const char usage_text[] =
     "      --filter-fallback F   allow or drop a message the program does not\n"
     "                            answer (default drop)\n"
     "      --filter-timeout S    seconds an answer may take (default 2)\n"
+    "      --http-timeout S      http://: seconds for a request to arrive\n"
+    "                            (default 5)\n"
+    "      --http-head-max BYTES http://: largest request head (default 8K)\n"
+    "      --ws-origin LIST      http://: origins allowed to open /ws, comma-\n"
+    "                            separated (default: any)\n"
     "  -v, --verbose             log connections (repeat for more)\n"
     "  -h, --help                show this help and exit\n"
     "  -V, --version             show the version and exit\n"
@@ -112,6 +125,8 @@ static void set_defaults(struct chatd_options *opt)
     opt->write_ms = opt->max_clients = CHATD_UNSET;
     opt->grace_ms = 5000;
     opt->filter_timeout_ms = 2000;
+    opt->http_timeout_ms = 5000;
+    opt->http_head_max = 8192;
 }
 
 /* Append the digits of s to *acc; returns the count, or -1 past max. */
@@ -303,6 +318,16 @@ static int set_positive_seconds(int c, const char *arg, int64_t *dst)
     return -1;
 }
 
+/* Room for a request line and a browser's usual headers, and not more
+ * than a connection should hold before it is a chat peer. */
+static int set_http_head_max(const char *arg, int64_t *dst)
+{
+    if (parse_bytes(arg, 256, 1 << 20, dst) == 0)
+        return 0;
+    bad_value("--http-head-max", arg, "bytes from 256 to 1M (K, M suffixes)");
+    return -1;
+}
+
 /* Apply one parsed flag. Returns -1 after printing a message. */
 static int apply_flag(int c, char *arg, struct chatd_options *opt)
 {
@@ -326,6 +351,10 @@ static int apply_flag(int c, char *arg, struct chatd_options *opt)
     case OPT_FILTER_FALLBACK: return set_filter_fallback(arg, opt);
     case OPT_FILTER_TIMEOUT:
         return set_positive_seconds(c, arg, &opt->filter_timeout_ms);
+    case OPT_HTTP_TIMEOUT:
+        return set_positive_seconds(c, arg, &opt->http_timeout_ms);
+    case OPT_HTTP_HEAD_MAX: return set_http_head_max(arg, &opt->http_head_max);
+    case OPT_WS_ORIGIN: opt->ws_origin = arg; return 0;
     default: return -1;
     }
 }

@@ -41,6 +41,10 @@ struct chatd_options {
     const char *filter_cmd;    /* NULL: no filter program */
     int filter_allow;          /* --filter-fallback allow (default drop) */
     int64_t filter_timeout_ms; /* --filter-timeout; default 2000 */
+    /* http:// listeners */
+    int64_t http_timeout_ms;   /* --http-timeout; default 5000 */
+    int64_t http_head_max;     /* --http-head-max; default 8192 */
+    const char *ws_origin;     /* --ws-origin; NULL: any origin */
 };
 
 /* What chatd_parse_options() decided. */

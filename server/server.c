@@ -107,10 +107,12 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
+    double t0 = chatd_metrics_clock();
     srv->passes++;
     while ((p = chat_broker_next_ready(srv->broker)) != NULL)
         chatd_conn_pump(chat_peer_user(p));
     arm_timer(srv);
+    chatd_metrics_observe_pass(&srv->metrics, chatd_metrics_clock() - t0);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
@@ -188,6 +190,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     log_info("%s: shutting down (%zu connection(s))", name, srv->nconns);
     chatd_listeners_close(srv);
     chat_broker_shutdown(srv->broker, chatd_now_ms());
+    chatd_conns_stop(srv);
     chatd_server_schedule_flush(srv);
     if (srv->nconns == 0) {
         event_base_loopexit(srv->base, NULL);
@@ -248,9 +251,31 @@ static struct event_base *new_base(void)
 static int make_common_timeouts(struct chatd_server *srv)
 {
     struct timeval linger = ms_to_tv(CHATD_LINGER_MS);
+    struct timeval http = ms_to_tv(srv->cfg.http_timeout_ms ? srv->cfg.http_timeout_ms
+                                                           : 5000);
 
     srv->linger_tv = event_base_init_common_timeout(srv->base, &linger);
-    return srv->linger_tv ? 0 : -1;
+    srv->http_tv = event_base_init_common_timeout(srv->base, &http);
+    return srv->linger_tv && srv->http_tv ? 0 : -1;
+}
+
+int chatd_server_slot(struct chatd_server *srv, int take)
+{
+    uint64_t max = srv->cfg.max_clients;
+
+    if (take) {
+        chat_stats st;
+        chat_broker_stats(srv->broker, &st, sizeof st);
+        if (max && st.peers + srv->http_slots >= max)
+            return -1;
+        srv->http_slots++;
+    } else if (srv->http_slots) {
+        srv->http_slots--;
+    }
+    /* The broker counts them against the cap for newcomers it admits. */
+    (void)chat_broker_set_option(srv->broker, CHAT_OPT_RESERVED_PEERS,
+                                 (int64_t)srv->http_slots);
+    return 0;
 }
 
 int chatd_server_init(struct chatd_server *srv, chat_broker *b,
@@ -260,6 +285,7 @@ int chatd_server_init(struct chatd_server *srv, chat_broker *b,
     memset(srv, 0, sizeof *srv);
     srv->broker = b;
     srv->cfg = *cfg;
+    chatd_metrics_init(&srv->metrics);
     srv->timer_at = CHAT_NO_DEADLINE;
     srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (srv->reserve_fd < 0)

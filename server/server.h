@@ -16,6 +16,7 @@
 #include <libchat/chat.h>
 
 #include "listener.h"
+#include "metrics.h"
 
 struct chatd_conn;
 
@@ -28,6 +29,11 @@ struct chatd_conn;
 /* What the loop needs besides the broker's own options. */
 struct chatd_server_config {
     uint64_t grace_ms;         /* shutdown: time to flush before closing */
+    uint64_t max_clients;      /* --max-clients (0: no cap): HTTP requests
+                                  being read count toward it too */
+    uint64_t http_timeout_ms;  /* a request head must arrive within this */
+    size_t http_head_max;      /* bytes of a request head, at most */
+    const char *ws_origin;     /* --ws-origin: allowed origins; NULL any */
 };
 
 struct chatd_server {
@@ -59,7 +65,16 @@ struct chatd_server {
     const struct timeval *linger_tv;
     struct chatd_conn *conns; /* every open connection */
     size_t nconns;
+    const struct timeval *http_tv; /* the request head's time (common) */
+    uint64_t http_slots;     /* connections reading a request: they hold
+                                a slot of --max-clients (the broker's
+                                CHAT_OPT_RESERVED_PEERS) */
+    struct chatd_metrics metrics;
 };
+
+/* Take (1) or give back (0) a slot of --max-clients for a connection not
+ * joined to the broker yet. Taking fails (-1) when the server is full. */
+int chatd_server_slot(struct chatd_server *srv, int take);
 
 /* Keep freed heap through busy loop passes (call once, at start). */
 void chatd_tune_malloc(void);
@@ -103,6 +118,9 @@ int chatd_conn_open(const struct chatd_listener *l, evutil_socket_t fd,
 
 /* Move p's pending output to its socket, or close it when it is done. */
 void chatd_conn_pump(struct chatd_conn *c);
+
+/* At shutdown: close the connections that are only sending a request. */
+void chatd_conns_stop(struct chatd_server *srv);
 
 /* Free a connection's socket and memory without telling the broker
  * (used at exit, before the broker itself is freed). */
