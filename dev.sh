@@ -20,6 +20,8 @@ PACKAGES=(
     libevent-dev check libsubunit-dev valgrind libreadline-dev libssl-dev
     openssl # the command: the TLS tests' throwaway CA (tests/tls/mkcerts.sh)
     clang-tidy cppcheck
+    # real third-party clients and servers the tests drive
+    prometheus python3-websocket python3-websockets socat redis-server
     chromium nodejs
     # npm: a package of its own with Debian's nodejs; NodeSource's nodejs
     # has it built in and conflicts with that package.
