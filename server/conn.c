@@ -27,9 +27,22 @@
 
 #include "conn.h"
 #include "log.h"
+#include "tls.h"
 
 /* Pieces of outbox described per chat_peer_peek call. */
 #define PEEK_IOVS 64
+
+static void handshake_step(struct chatd_conn *c, int late);
+
+/* Give back the --max-clients slot a connection held before joining. */
+static void release_slot(struct chatd_conn *c)
+{
+    if (c->slot) {
+        c->slot = 0;
+        chatd_server_slot(c->srv, 0);
+    }
+}
+
 
 /* Bytes read per read callback: a loop pass's worth for one client. */
 #define READ_CHUNK 16384
@@ -94,6 +107,8 @@ static void free_conn(struct chatd_conn *c)
     unlink_conn(c);
     chatd_http_end(c);
     chatd_ws_end(c);
+    release_slot(c);
+    chatd_tls_free(c->tls);
     if (c->write_ev)
         event_free(c->write_ev);
     if (c->read_ev)
@@ -109,6 +124,31 @@ static void close_conn(struct chatd_conn *c, const char *why)
 {
     release_peer(c, why);
     free_conn(c);
+}
+
+ssize_t chatd_conn_send(struct chatd_conn *c, const void *data, size_t len)
+{
+    if (!c->tls)
+        return send(c->fd, data, len, MSG_NOSIGNAL);
+    ssize_t n = chatd_tls_write(c->tls, data, len);
+    if (n >= 0)
+        return n;
+    errno = n == CHATD_TLS_ERROR ? EPROTO : EAGAIN;
+    return -1;
+}
+
+/* Read through TLS or from the socket: recv()'s contract. */
+static ssize_t conn_recv(struct chatd_conn *c, void *buf, size_t cap)
+{
+    if (!c->tls)
+        return recv(c->fd, buf, cap, 0);
+    ssize_t n = chatd_tls_read(c->tls, buf, cap);
+    if (n >= 0 || n == CHATD_TLS_EOF)
+        return n >= 0 ? n : 0;
+    /* WANT_WRITE (a TLS 1.3 key update to answer first) clears itself at
+     * the next write; the client's next bytes bring us back. */
+    errno = n == CHATD_TLS_ERROR ? EPROTO : EAGAIN;
+    return -1;
 }
 
 void chatd_conn_close(struct chatd_conn *c, const char *why)
@@ -152,6 +192,8 @@ void chatd_conn_finish(struct chatd_conn *c, const char *why)
         return;
     }
     release_peer(c, why);
+    if (c->tls)
+        (void)chatd_tls_shutdown(c->tls); /* close_notify, best effort */
     if (shutdown(c->fd, SHUT_WR) != 0) {
         free_conn(c);
         return;
@@ -205,16 +247,18 @@ static int write_pending(struct chatd_conn *c)
 {
     chat_broker *b = c->srv->broker;
     char *buf = c->srv->scratch;
+    /* Over TLS one call is one record: gather what one record holds. */
+    size_t cap = c->tls ? CHATD_TLS_RECORD : CHATD_SCRATCH;
 
     while (chat_peer_pending(c->peer) > 0) {
         chat_iov piece[PEEK_IOVS];
         const chat_iov *big;
-        size_t len = gather(c->peer, buf, CHATD_SCRATCH, &big, piece);
+        size_t len = gather(c->peer, buf, cap, &big, piece);
         const void *data = big ? big->base : buf;
 
         if (big)
             len = big->len;
-        ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
+        ssize_t n = chatd_conn_send(c, data, len);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -224,7 +268,7 @@ static int write_pending(struct chatd_conn *c)
         c->srv->metrics.bytes_sent += (uint64_t)n;
         /* Consuming may queue a "dropped" notice: the loop writes it too. */
         chat_peer_consume(b, c->peer, (size_t)n, chatd_now_ms());
-        if ((size_t)n < len)
+        if ((size_t)n < len && !(c->tls && (size_t)n == CHATD_TLS_RECORD))
             return 0; /* the socket is full */
     }
     return 0;
@@ -238,6 +282,10 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     c->blocked = 0;
+    if (c->handshaking) {
+        handshake_step(c, (what & EV_TIMEOUT) != 0);
+        return;
+    }
     if (c->proto == CHATD_PROTO_HTTP) {
         chatd_http_writable(c, (what & EV_TIMEOUT) != 0);
         return;
@@ -306,14 +354,26 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
     char buf[READ_CHUNK];
     ssize_t n;
 
-    if ((what & EV_TIMEOUT) || (c->until_ms && chatd_now_ms() >= c->until_ms)) {
+    (void)fd;
+    int late = (what & EV_TIMEOUT) ||
+               (c->until_ms && chatd_now_ms() >= c->until_ms);
+    if (c->handshaking) {
+        handshake_step(c, late);
+        return;
+    }
+    if (late) {
         if (c->proto == CHATD_PROTO_HTTP && !c->lingering)
             chatd_http_timeout(c);
         else
             free_conn(c);
         return;
     }
-    n = recv(fd, buf, sizeof buf, 0);
+    n = conn_recv(c, buf, sizeof buf);
+    /* Bytes TLS has decrypted already do not make the socket readable:
+     * come back for them (before handling these, which may free c; a
+     * freed event is taken off the active queue). */
+    if (n > 0 && c->tls && chatd_tls_pending(c->tls))
+        event_active(c->read_ev, EV_READ, 1);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
     if (c->lingering) { /* input is discarded; EOF or an error ends it */
@@ -392,19 +452,90 @@ static int make_events(struct chatd_conn *c)
     return 0;
 }
 
-/* Start the protocol of l's scheme. Returns -1 (c still to be freed). */
+/* Start the protocol of l's scheme (over TLS, once the handshake is
+ * done). Returns -1 (c still to be freed). */
 static int start_proto(struct chatd_conn *c, const struct chatd_listener *l)
 {
-    if (l->scheme == CHATD_SCHEME_HTTP) {
+    if (chatd_scheme_http(l->scheme)) {
         c->proto = CHATD_PROTO_HTTP;
-        c->transport = CHATD_TRANSPORT_HTTP;
         return chatd_http_begin(c);
     }
     c->proto = CHATD_PROTO_LINES;
-    c->transport = CHATD_TRANSPORT_TCP;
     if (chatd_conn_join(c, &l->peer_opt) != 0)
         return -1;
     return chatd_conn_watch(c, NULL);
+}
+
+/* The handshake is done: the protocol starts. */
+static void handshake_done(struct chatd_conn *c)
+{
+    c->handshaking = 0;
+    c->until_ms = 0;
+    release_slot(c); /* a chat peer or an HTTP request counts itself */
+    log_debug("%s: %s, %s", c->addr, chatd_tls_version(c->tls),
+              chatd_tls_cipher(c->tls));
+    if (start_proto(c, c->listener) != 0)
+        close_conn(c, "could not set up the connection");
+}
+
+/*
+ * One step of a TLS handshake (the socket is ready as the last step asked,
+ * or late: past --tls-handshake-timeout, whatever the client sends).
+ * Plain text on a TLS port, garbage instead of a ClientHello, a reset or a
+ * client that never finishes: closed, logged at verbose level only.
+ */
+static void handshake_step(struct chatd_conn *c, int late)
+{
+    int r = late ? CHATD_TLS_ERROR : chatd_tls_handshake(c->tls);
+
+    if (r == CHATD_TLS_DONE) {
+        handshake_done(c);
+        return;
+    }
+    if (r == CHATD_TLS_WANT_READ)
+        return; /* the read event is armed, with the deadline */
+    if (r == CHATD_TLS_WANT_WRITE) {
+        if (event_add(c->write_ev, c->srv->tls_tv) == 0)
+            return;
+    }
+    log_debug("%s: TLS handshake failed: %s", c->addr,
+              late ? "too slow" : chatd_tls_why(c->tls));
+    c->disc = CHATD_DISC_HANDSHAKE;
+    close_conn(c, "TLS handshake failed");
+}
+
+/* A TLS listener's connection: a session, a slot of --max-clients and a
+ * place among the handshakes in progress (both bounded), a deadline. */
+static int start_tls(struct chatd_conn *c)
+{
+    struct chatd_server *srv = c->srv;
+
+    if (chatd_tls_ctx_handshakes(srv->tls_ctx) >= srv->cfg.tls_handshakes ||
+        chatd_server_slot(srv, 1) != 0) {
+        log_debug("%s: turned away: too many handshakes or clients", c->addr);
+        chatd_metrics_rejected(&srv->metrics, CHATD_REJECT_FULL);
+        return -1; /* no clear text on a TLS port: just closed */
+    }
+    c->slot = 1;
+    c->tls = chatd_tls_new(srv->tls_ctx, c->fd);
+    if (!c->tls)
+        return -1;
+    c->handshaking = 1;
+    c->until_ms = chatd_now_ms() + srv->cfg.tls_timeout_ms;
+    if (chatd_conn_watch(c, srv->tls_tv) != 0)
+        return -1;
+    handshake_step(c, 0);
+    return 0;
+}
+
+static enum chatd_transport transport_of(enum chatd_scheme s)
+{
+    switch (s) {
+    case CHATD_SCHEME_HTTP: return CHATD_TRANSPORT_HTTP;
+    case CHATD_SCHEME_TLS: return CHATD_TRANSPORT_TLS;
+    case CHATD_SCHEME_HTTPS: return CHATD_TRANSPORT_HTTPS;
+    default: return CHATD_TRANSPORT_TCP;
+    }
 }
 
 int chatd_conn_open(const struct chatd_listener *l, evutil_socket_t fd,
@@ -429,14 +560,15 @@ int chatd_conn_open(const struct chatd_listener *l, evutil_socket_t fd,
     /* Writes must never block the loop (the listener sets it too). */
     evutil_make_socket_nonblocking(fd);
     link_conn(c);
-    chatd_metrics_conn_opened(&srv->metrics, l->scheme == CHATD_SCHEME_HTTP
-                                                 ? CHATD_TRANSPORT_HTTP
-                                                 : CHATD_TRANSPORT_TCP);
+    c->transport = transport_of(l->scheme);
+    chatd_metrics_conn_opened(&srv->metrics, transport_of(l->scheme));
     log_debug("%s connected to %s (%zu open)", c->addr, l->label,
               srv->nconns);
-    /* After start_proto() succeeds c may be gone (an HTTP 503 answered
-     * and closed): nothing touches it afterwards. */
-    if (make_events(c) != 0 || start_proto(c, l) != 0) {
+    /* After start_tls() or start_proto() succeeds c may be gone (an HTTP
+     * 503 answered and closed, a handshake that failed at once): nothing
+     * touches it afterwards. */
+    if (make_events(c) != 0 ||
+        (chatd_scheme_tls(l->scheme) ? start_tls(c) : start_proto(c, l)) != 0) {
         c->disc = CHATD_DISC_ERROR;
         close_conn(c, "could not set up the connection");
         return -1;

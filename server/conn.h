@@ -20,6 +20,7 @@ enum chatd_proto {
 
 struct chatd_http_phase;
 struct chatd_ws_decoder;
+struct chatd_tls;
 
 struct chatd_conn {
     struct chatd_server *srv;
@@ -37,6 +38,8 @@ struct chatd_conn {
     unsigned slot : 1;        /* holds one of --max-clients' slots before
                                  joining the broker (HTTP phase) */
     unsigned transport : 3;   /* enum chatd_transport, for metrics */
+    unsigned handshaking : 1; /* TLS handshake in progress */
+    struct chatd_tls *tls;    /* tls://, https://: the session, else NULL */
     struct chatd_http_phase *http; /* the HTTP phase's state, or NULL */
     struct chatd_ws_decoder *ws;   /* the WebSocket phase's, or NULL */
     unsigned ws_close;        /* close code to end with (0: the default) */
@@ -62,6 +65,10 @@ void chatd_conn_close(struct chatd_conn *c, const char *why);
  * wait briefly for the client's EOF before closing (so unread input cannot
  * turn the close into a reset that destroys the last bytes). */
 void chatd_conn_finish(struct chatd_conn *c, const char *why);
+
+/* Send through TLS or to the socket: bytes taken, or -1 with errno set
+ * (EAGAIN: nothing taken, try again with the same bytes when writable). */
+ssize_t chatd_conn_send(struct chatd_conn *c, const void *data, size_t len);
 
 /* Arm the read event with timeout tv (NULL: none). Returns 0 or -1. */
 int chatd_conn_watch(struct chatd_conn *c, const struct timeval *tv);

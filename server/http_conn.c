@@ -88,8 +88,15 @@ static void write_answer(struct chatd_conn *c)
     struct evbuffer *out = c->http->out;
 
     while (evbuffer_get_length(out) > 0) {
-        int n = evbuffer_write(out, c->fd);
+        /* A TLS record's worth at a time, through TLS when there is one;
+         * a retry after EAGAIN passes the same bytes, as TLS requires. */
+        size_t len = evbuffer_get_contiguous_space(out);
+        if (len > 16384)
+            len = 16384;
+        const unsigned char *data = evbuffer_pullup(out, (ssize_t)len);
+        ssize_t n = data ? chatd_conn_send(c, data, len) : -1;
         if (n > 0) {
+            evbuffer_drain(out, (size_t)n);
             c->srv->metrics.bytes_sent += (uint64_t)n;
             continue;
         }
@@ -211,7 +218,7 @@ static void upgrade(struct chatd_conn *c, char *rest, size_t n)
     }
     /* A fresh socket's buffer takes the 101 whole: send it now, so it
      * precedes the greeting the broker queues at the join. */
-    if (send(c->fd, out, len, MSG_NOSIGNAL) != (ssize_t)len) {
+    if (chatd_conn_send(c, out, len) != (ssize_t)len) {
         chatd_conn_close(c, "could not send the handshake");
         return;
     }

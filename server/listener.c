@@ -52,6 +52,8 @@ static const struct {
 } schemes[] = {
     {"tcp", CHATD_SCHEME_TCP},
     {"http", CHATD_SCHEME_HTTP},
+    {"tls", CHATD_SCHEME_TLS},
+    {"https", CHATD_SCHEME_HTTPS},
 };
 
 #define NSCHEMES (sizeof schemes / sizeof schemes[0])
@@ -105,8 +107,9 @@ static int parse_scheme(const char *url, struct chatd_listen_spec *out,
 
     if (!sep) {
         char names[64];
-        return bad_url(url, "expected tcp://HOST:PORT[?dialect=%s] or "
-                       "http://HOST:PORT", dialect_names(names, sizeof names, "|"));
+        return bad_url(url, "expected tcp://HOST:PORT[?dialect=%s], "
+                       "tls://..., http://HOST:PORT or https://...",
+                       dialect_names(names, sizeof names, "|"));
     }
     for (size_t i = 0; i < NSCHEMES; i++) {
         if (strlen(schemes[i].name) == (size_t)(sep - url) &&
@@ -116,7 +119,8 @@ static int parse_scheme(const char *url, struct chatd_listen_spec *out,
             return 0;
         }
     }
-    return bad_url(url, "unknown scheme '%.*s' (expected tcp or http)",
+    return bad_url(url, "unknown scheme '%.*s' (expected tcp, tls, http or "
+                   "https)",
                    (int)(sep - url), url);
 }
 
@@ -330,11 +334,13 @@ static void turn_away(struct chatd_listener *l)
     fd = accept(evconnlistener_get_fd(l->evl), NULL, NULL);
     if (fd >= 0) {
         /* Best effort: a fresh socket's send buffer has room for it. In
-         * the listener's own framing: an HTTP client gets HTTP. */
+         * the listener's own framing: an HTTP client gets HTTP; a TLS
+         * client gets nothing in clear text (a handshake costs what the
+         * spare descriptor is kept to avoid): the connection just closes. */
         const char *line = l->scheme == CHATD_SCHEME_HTTP ? full_http : full_line;
         size_t len = l->scheme == CHATD_SCHEME_HTTP ? sizeof full_http - 1
                                                     : sizeof full_line - 1;
-        if (send(fd, line, len, 0) < 0)
+        if (!chatd_scheme_tls(l->scheme) && send(fd, line, len, 0) < 0)
             log_debug("turning a client away: %s", strerror(errno));
         close(fd);
         chatd_metrics_rejected(&srv->metrics, CHATD_REJECT_FDS);
@@ -394,7 +400,7 @@ static int open_one(struct chatd_server *srv, struct chatd_listener *l,
     l->scheme = s->scheme;
     l->peer_opt = defaults;
     l->peer_opt.dialect = s->dialect;
-    if (s->scheme == CHATD_SCHEME_HTTP) {
+    if (chatd_scheme_http(s->scheme)) {
         /* WebSocket: one text frame is one line each way. */
         l->peer_opt.lines = 1;
         l->peer_opt.framing = CHAT_FRAMING_WEBSOCKET;

@@ -4,7 +4,7 @@
  * A URL names a scheme, an address and how a connection accepted there
  * joins the broker (its dialect). tcp:// speaks the line protocol; http://
  * serves the page, WebSocket at /ws and /metrics (http_conn.c); tls:// and
- * https:// will be new rows of the scheme table, not another front-end.
+ * https:// are the same over TLS (conn.c, tls.c), not another front-end.
  */
 #ifndef CHATD_LISTENER_H
 #define CHATD_LISTENER_H
@@ -22,9 +22,21 @@ struct event;
 #define CHATD_MAX_LISTENERS 16
 
 enum chatd_scheme {
-    CHATD_SCHEME_TCP,  /* tcp://HOST:PORT: plain lines over TCP */
-    CHATD_SCHEME_HTTP, /* http://HOST:PORT: the page, /ws, /metrics */
+    CHATD_SCHEME_TCP,   /* tcp://HOST:PORT: plain lines over TCP */
+    CHATD_SCHEME_HTTP,  /* http://HOST:PORT: the page, /ws, /metrics */
+    CHATD_SCHEME_TLS,   /* tls://HOST:PORT: lines over TLS */
+    CHATD_SCHEME_HTTPS, /* https://HOST:PORT: http:// over TLS (wss://) */
 };
+
+/* The scheme speaks HTTP (http://, https://) / runs over TLS. */
+static inline int chatd_scheme_http(enum chatd_scheme s)
+{
+    return s == CHATD_SCHEME_HTTP || s == CHATD_SCHEME_HTTPS;
+}
+static inline int chatd_scheme_tls(enum chatd_scheme s)
+{
+    return s == CHATD_SCHEME_TLS || s == CHATD_SCHEME_HTTPS;
+}
 
 /* Where and how to listen: a parsed --listen URL, or -b/-p. */
 struct chatd_listen_spec {

@@ -133,9 +133,16 @@ static int make_broker(const struct chatd_options *o, chat_broker **out)
 /* Resolve every listener's address before anything is bound. */
 static int resolve_listeners(struct chatd_options *o)
 {
-    for (size_t i = 0; i < o->nlisteners; i++)
+    for (size_t i = 0; i < o->nlisteners; i++) {
+        if (chatd_scheme_tls(o->listeners[i].scheme) &&
+            (!o->tls_cert || !o->tls_key)) {
+            fprintf(stderr, "chatd: %s needs --tls-cert and --tls-key\n",
+                    o->listeners[i].text);
+            return -1;
+        }
         if (chatd_listen_resolve(&o->listeners[i]) != 0)
             return -1;
+    }
     return 0;
 }
 
@@ -148,6 +155,10 @@ static struct chatd_server_config server_config(const struct chatd_options *o)
     cfg.http_timeout_ms = (uint64_t)o->http_timeout_ms;
     cfg.http_head_max = (size_t)o->http_head_max;
     cfg.ws_origin = o->ws_origin;
+    cfg.tls_cert = o->tls_cert;
+    cfg.tls_key = o->tls_key;
+    cfg.tls_timeout_ms = (uint64_t)o->tls_timeout_ms;
+    cfg.tls_handshakes = (unsigned)o->tls_handshakes;
     return cfg;
 }
 

@@ -41,6 +41,10 @@ enum long_only {
     OPT_HTTP_TIMEOUT,
     OPT_HTTP_HEAD_MAX,
     OPT_WS_ORIGIN,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
+    OPT_TLS_TIMEOUT,
+    OPT_TLS_HANDSHAKES,
     OPT_HELP,
     OPT_VERSION,
 };
@@ -66,6 +70,10 @@ static const struct option long_options[] = {
     {"http-timeout", required_argument, NULL, OPT_HTTP_TIMEOUT},
     {"http-head-max", required_argument, NULL, OPT_HTTP_HEAD_MAX},
     {"ws-origin", required_argument, NULL, OPT_WS_ORIGIN},
+    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+    {"tls-handshake-timeout", required_argument, NULL, OPT_TLS_TIMEOUT},
+    {"tls-handshakes", required_argument, NULL, OPT_TLS_HANDSHAKES},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -109,6 +117,11 @@ static const char usage_text[] =
     "      --http-head-max BYTES http://: largest request head (default 8K)\n"
     "      --ws-origin LIST      http://: origins allowed to open /ws, comma-\n"
     "                            separated (default: any)\n"
+    "      --tls-cert FILE       tls://, https://: the certificate (PEM, full\n"
+    "                            chain); SIGHUP reloads it and the key\n"
+    "      --tls-key FILE        tls://, https://: its private key (PEM)\n"
+    "      --tls-handshake-timeout S  seconds for a TLS handshake (default 5)\n"
+    "      --tls-handshakes N    TLS handshakes in progress at most (default 256)\n"
     "  -v, --verbose             log connections (repeat for more)\n"
     "  -h, --help                show this help and exit\n"
     "  -V, --version             show the version and exit\n"
@@ -127,6 +140,8 @@ static void set_defaults(struct chatd_options *opt)
     opt->filter_timeout_ms = 2000;
     opt->http_timeout_ms = 5000;
     opt->http_head_max = 8192;
+    opt->tls_timeout_ms = 5000;
+    opt->tls_handshakes = 256;
 }
 
 /* Append the digits of s to *acc; returns the count, or -1 past max. */
@@ -318,6 +333,14 @@ static int set_positive_seconds(int c, const char *arg, int64_t *dst)
     return -1;
 }
 
+static int set_handshakes(const char *arg, int64_t *dst)
+{
+    if (parse_int(arg, 1000000, dst) == 0 && *dst > 0)
+        return 0;
+    bad_value("--tls-handshakes", arg, "a number from 1 to 1000000");
+    return -1;
+}
+
 /* Room for a request line and a browser's usual headers, and not more
  * than a connection should hold before it is a chat peer. */
 static int set_http_head_max(const char *arg, int64_t *dst)
@@ -355,6 +378,11 @@ static int apply_flag(int c, char *arg, struct chatd_options *opt)
         return set_positive_seconds(c, arg, &opt->http_timeout_ms);
     case OPT_HTTP_HEAD_MAX: return set_http_head_max(arg, &opt->http_head_max);
     case OPT_WS_ORIGIN: opt->ws_origin = arg; return 0;
+    case OPT_TLS_CERT: opt->tls_cert = arg; return 0;
+    case OPT_TLS_KEY: opt->tls_key = arg; return 0;
+    case OPT_TLS_TIMEOUT:
+        return set_positive_seconds(c, arg, &opt->tls_timeout_ms);
+    case OPT_TLS_HANDSHAKES: return set_handshakes(arg, &opt->tls_handshakes);
     default: return -1;
     }
 }

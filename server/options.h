@@ -45,6 +45,11 @@ struct chatd_options {
     int64_t http_timeout_ms;   /* --http-timeout; default 5000 */
     int64_t http_head_max;     /* --http-head-max; default 8192 */
     const char *ws_origin;     /* --ws-origin; NULL: any origin */
+    /* tls:// and https:// listeners */
+    const char *tls_cert;      /* --tls-cert FILE (PEM, full chain) */
+    const char *tls_key;       /* --tls-key FILE */
+    int64_t tls_timeout_ms;    /* --tls-handshake-timeout; default 5000 */
+    int64_t tls_handshakes;    /* --tls-handshakes; default 256 */
 };
 
 /* What chatd_parse_options() decided. */

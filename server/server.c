@@ -37,6 +37,7 @@
 #endif
 
 #include "log.h"
+#include "tls.h"
 
 uint64_t chatd_now_ms(void)
 {
@@ -208,6 +209,25 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 /* ---- setup --------------------------------------------------------------- */
 
+/* SIGHUP: the certificate and key again, for new connections; those
+ * already open keep their session. A reload that fails keeps the old. */
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+    struct chatd_server *srv = arg;
+    char err[512];
+
+    (void)sig;
+    (void)what;
+    if (!srv->tls_ctx)
+        return;
+    if (chatd_tls_ctx_reload(srv->tls_ctx, srv->cfg.tls_cert, srv->cfg.tls_key,
+                             err, sizeof err) == 0)
+        log_info("SIGHUP: reloaded %s and %s", srv->cfg.tls_cert,
+                 srv->cfg.tls_key);
+    else
+        log_warn("SIGHUP: keeping the old certificate: %s", err);
+}
+
 static int make_events(struct chatd_server *srv)
 {
     struct event_base *base = srv->base;
@@ -218,12 +238,15 @@ static int make_events(struct chatd_server *srv)
     srv->trim_ev = event_new(base, -1, EV_PERSIST, on_trim, srv);
     srv->sig_ev[0] = evsignal_new(base, SIGINT, on_signal, srv);
     srv->sig_ev[1] = evsignal_new(base, SIGTERM, on_signal, srv);
+    srv->sig_ev[2] = evsignal_new(base, SIGHUP, on_hup, srv);
     if (!srv->flush_ev || !srv->timer_ev || !srv->grace_ev ||
-        !srv->trim_ev || !srv->sig_ev[0] || !srv->sig_ev[1])
+        !srv->trim_ev || !srv->sig_ev[0] || !srv->sig_ev[1] ||
+        !srv->sig_ev[2])
         return -1;
     struct timeval trim_every = ms_to_tv(TRIM_CHECK_MS);
     if (event_add(srv->sig_ev[0], NULL) != 0 ||
         event_add(srv->sig_ev[1], NULL) != 0 ||
+        event_add(srv->sig_ev[2], NULL) != 0 ||
         event_add(srv->trim_ev, &trim_every) != 0)
         return -1;
     return 0;
@@ -251,13 +274,36 @@ static struct event_base *new_base(void)
 static int make_common_timeouts(struct chatd_server *srv)
 {
     struct timeval linger = ms_to_tv(CHATD_LINGER_MS);
-    struct timeval http = ms_to_tv(srv->cfg.http_timeout_ms ? srv->cfg.http_timeout_ms
-                                                           : 5000);
+    struct timeval http = ms_to_tv(srv->cfg.http_timeout_ms);
+    struct timeval tls = ms_to_tv(srv->cfg.tls_timeout_ms);
 
     srv->linger_tv = event_base_init_common_timeout(srv->base, &linger);
     srv->http_tv = event_base_init_common_timeout(srv->base, &http);
-    return srv->linger_tv && srv->http_tv ? 0 : -1;
+    srv->tls_tv = event_base_init_common_timeout(srv->base, &tls);
+    return srv->linger_tv && srv->http_tv && srv->tls_tv ? 0 : -1;
 }
+
+/* A tls:// or https:// listener needs the certificate and key: loaded
+ * before anything is bound, so a bad file leaves nothing listening. */
+static int load_tls(struct chatd_server *srv,
+                    const struct chatd_listen_spec *specs, size_t n)
+{
+    char err[512];
+    int needed = 0;
+
+    for (size_t i = 0; i < n; i++)
+        needed |= chatd_scheme_tls(specs[i].scheme);
+    if (!needed)
+        return 0;
+    srv->tls_ctx = chatd_tls_ctx_new(srv->cfg.tls_cert, srv->cfg.tls_key, err,
+                                     sizeof err);
+    if (!srv->tls_ctx) {
+        log_error("%s", err);
+        return -1;
+    }
+    return 0;
+}
+
 
 int chatd_server_slot(struct chatd_server *srv, int take)
 {
@@ -302,6 +348,8 @@ int chatd_server_init(struct chatd_server *srv, chat_broker *b,
         log_error("cannot set up the event loop");
         return -1;
     }
+    if (load_tls(srv, specs, nspecs) != 0)
+        return -1;
     return chatd_listeners_open(srv, specs, nspecs);
 }
 
@@ -343,6 +391,8 @@ void chatd_server_free(struct chatd_server *srv)
     free_event(srv->trim_ev);
     free_event(srv->sig_ev[0]);
     free_event(srv->sig_ev[1]);
+    free_event(srv->sig_ev[2]);
+    chatd_tls_ctx_free(srv->tls_ctx);
     if (srv->reserve_fd >= 0)
         close(srv->reserve_fd);
     if (srv->base)

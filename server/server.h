@@ -34,6 +34,10 @@ struct chatd_server_config {
     uint64_t http_timeout_ms;  /* a request head must arrive within this */
     size_t http_head_max;      /* bytes of a request head, at most */
     const char *ws_origin;     /* --ws-origin: allowed origins; NULL any */
+    const char *tls_cert;      /* --tls-cert, --tls-key: PEM files, for */
+    const char *tls_key;       /* tls:// and https:// listeners */
+    uint64_t tls_timeout_ms;   /* a TLS handshake must end within this */
+    unsigned tls_handshakes;   /* TLS handshakes in progress, at most */
 };
 
 struct chatd_server {
@@ -45,7 +49,7 @@ struct chatd_server {
     struct event *flush_ev;  /* writes every ready peer, once per pass */
     struct event *timer_ev;  /* the broker's next deadline */
     uint64_t timer_at;       /* deadline armed, or CHAT_NO_DEADLINE */
-    struct event *sig_ev[2]; /* SIGINT, SIGTERM */
+    struct event *sig_ev[3]; /* SIGINT, SIGTERM; SIGHUP reloads TLS */
     struct event *grace_ev;  /* ends a shutdown that takes too long */
     struct event *trim_ev;   /* gives heap back once the loop goes quiet */
     uint64_t passes;         /* flush passes so far */
@@ -66,6 +70,8 @@ struct chatd_server {
     struct chatd_conn *conns; /* every open connection */
     size_t nconns;
     const struct timeval *http_tv; /* the request head's time (common) */
+    const struct timeval *tls_tv;  /* a TLS handshake's time (common) */
+    struct chatd_tls_ctx *tls_ctx; /* certificate and key, or NULL */
     uint64_t http_slots;     /* connections reading a request: they hold
                                 a slot of --max-clients (the broker's
                                 CHAT_OPT_RESERVED_PEERS) */

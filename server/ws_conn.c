@@ -77,7 +77,7 @@ static void send_close(struct chatd_conn *c, unsigned code, const char *reason,
     unsigned char frame[CHATD_WS_CONTROL_FRAME_MAX];
     size_t n = chatd_ws_close(frame, code == CLOSE_EMPTY ? 0 : code, reason,
                               len);
-    if (send(c->fd, frame, n, MSG_NOSIGNAL) > 0)
+    if (chatd_conn_send(c, frame, n) > 0)
         c->srv->metrics.bytes_sent += n;
 }
 
@@ -137,9 +137,11 @@ int chatd_ws_begin(struct chatd_conn *c, char *rest, size_t n)
      * of a line and answers a longer one, so nothing here grows. */
     chatd_ws_init(c->ws, 0);
     c->proto = CHATD_PROTO_WS;
-    chatd_metrics_conn_upgraded(&c->srv->metrics, CHATD_TRANSPORT_HTTP,
-                                CHATD_TRANSPORT_WS);
-    c->transport = CHATD_TRANSPORT_WS;
+    enum chatd_transport from = c->tls ? CHATD_TRANSPORT_HTTPS
+                                       : CHATD_TRANSPORT_HTTP;
+    enum chatd_transport to = c->tls ? CHATD_TRANSPORT_WSS : CHATD_TRANSPORT_WS;
+    chatd_metrics_conn_upgraded(&c->srv->metrics, from, to);
+    c->transport = to;
     event_del(c->read_ev); /* the head's timeout ends with the HTTP phase */
     if (chatd_conn_join(c, &c->listener->peer_opt) != 0 ||
         chatd_conn_watch(c, NULL) != 0) {
