@@ -14,6 +14,7 @@
 
 static const char usage_text[] =
     "Usage: chat-cli [-h HOST] [-p PORT] [-n NAME] [-r]\n"
+    "                [--tls [--cafile FILE | --insecure]]\n"
     "Chat on a chatd server from the terminal, or from a script.\n"
     "\n"
     "  -h, --host HOST   server name or address, IPv4 or IPv6 (default 127.0.0.1)\n"
@@ -21,6 +22,10 @@ static const char usage_text[] =
     "  -n, --name NAME   take this name after connecting (also in login mode)\n"
     "  -r, --reconnect   when the connection is lost, reconnect with backoff\n"
     "                    and restore the name and the room\n"
+    "      --tls         connect over TLS; the server's certificate must be\n"
+    "                    valid for HOST and issued by a CA the system trusts\n"
+    "      --cafile FILE with --tls: trust the CA certificates in FILE instead\n"
+    "      --insecure    with --tls: check no certificate (test servers only)\n"
     "      --help        show this help and exit\n"
     "  -V, --version     show the version and exit\n"
     "\n"
@@ -36,11 +41,32 @@ static int usage_error(FILE *err, const char *what, const char *arg)
     return CLI_ARGS_USAGE;
 }
 
+enum long_only {
+    OPT_TLS = 256,
+    OPT_CAFILE,
+    OPT_INSECURE,
+};
+
+/* --cafile and --insecure mean nothing without --tls, and say opposite
+ * things together: a mistake either way. */
+static enum cli_args_result check_tls(const struct cli_opts *o, FILE *err)
+{
+    if (!o->tls && (o->cafile || o->insecure))
+        return usage_error(err, "this option needs --tls:",
+                           o->cafile ? "--cafile" : "--insecure");
+    if (o->cafile && o->insecure)
+        return usage_error(err, "choose one of --cafile and", "--insecure");
+    return CLI_ARGS_RUN;
+}
+
 static const struct option long_opts[] = {
     {"host", required_argument, NULL, 'h'},
     {"port", required_argument, NULL, 'p'},
     {"name", required_argument, NULL, 'n'},
     {"reconnect", no_argument, NULL, 'r'},
+    {"tls", no_argument, NULL, OPT_TLS},
+    {"cafile", required_argument, NULL, OPT_CAFILE},
+    {"insecure", no_argument, NULL, OPT_INSECURE},
     {"help", no_argument, NULL, 'H'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -55,6 +81,8 @@ enum cli_args_result cli_parse_args(struct cli_opts *o, int argc, char **argv,
     o->port = "4242";
     o->name = NULL;
     o->reconnect = 0;
+    o->tls = o->insecure = 0;
+    o->cafile = NULL;
     opterr = 0; /* our own one-line messages: chatp_bad_flag */
     optind = 1;
     while ((ch = getopt_long(argc, argv, ":h:p:n:rV", long_opts, NULL)) != -1) {
@@ -79,6 +107,17 @@ enum cli_args_result cli_parse_args(struct cli_opts *o, int argc, char **argv,
         case 'r':
             o->reconnect = 1;
             break;
+        case OPT_TLS:
+            o->tls = 1;
+            break;
+        case OPT_CAFILE:
+            if (*optarg == '\0')
+                return usage_error(err, "empty file name for", "--cafile");
+            o->cafile = optarg;
+            break;
+        case OPT_INSECURE:
+            o->insecure = 1;
+            break;
         case 'H':
             fputs(usage_text, out);
             return CLI_ARGS_DONE;
@@ -93,5 +132,5 @@ enum cli_args_result cli_parse_args(struct cli_opts *o, int argc, char **argv,
     }
     if (optind < argc)
         return usage_error(err, "unexpected argument", argv[optind]);
-    return CLI_ARGS_RUN;
+    return check_tls(o, err);
 }

@@ -6,6 +6,7 @@
  *   lines.c    what a server line is (colour class, name/room tracking)
  *   backoff.c  reconnect delays
  *   conn.c     connecting, the server's lines, login, reconnect, half-close
+ *   tls.c      --tls: the OpenSSL filter over the connection, verification
  *   input.c    stdin: readline in a terminal, lines from a pipe or file
  *   output.c   printing server lines and the client's own notices
  *   main.c     setup, signals, exit
@@ -26,6 +27,9 @@ struct cli_opts {
     const char *port;  /* decimal 1..65535; default 4242 */
     const char *name;  /* --name, NULL if none */
     int reconnect;     /* --reconnect */
+    int tls;           /* --tls */
+    const char *cafile; /* --cafile: trust these CAs, not the system's */
+    int insecure;      /* --insecure: verify nothing */
 };
 
 enum cli_args_result {
@@ -101,10 +105,14 @@ struct event;
 struct bufferevent;
 struct evbuffer;
 struct addrinfo;
+struct timeval;
+struct ssl_ctx_st;
+struct ssl_session_st;
 
 enum cli_state {
     CLI_DOWN,       /* no connection (maybe waiting to retry) */
     CLI_CONNECTING, /* TCP connect in progress */
+    CLI_HANDSHAKE,  /* --tls: TLS handshake in progress */
     CLI_PROBING,    /* sent "/name N"; the first reply tells the server's mode */
     CLI_LOGIN,      /* login mode: sent the name, waiting for the greeting */
     CLI_READY,      /* user lines go straight to the server */
@@ -133,6 +141,8 @@ struct cli {
     struct event *quiet_ev;          /* drain end after half-close */
     struct event *quit_ev;           /* give up waiting for the server to close */
     struct cli_session sess;
+    struct ssl_ctx_st *tls_ctx;      /* --tls: one for every connection */
+    struct ssl_session_st *tls_session; /* the last one, to resume */
     char want_name[CHAT_NAME_MAX + 1]; /* name to claim on (re)connect */
     char want_room[CHAT_NAME_MAX + 1]; /* room to rejoin after a reconnect */
     struct evbuffer *held;           /* user lines waiting for CLI_READY */
@@ -162,6 +172,26 @@ void cli_conn_leave(struct cli *c);
 void cli_conn_free(struct cli *c);
 int cli_conn_output_full(const struct cli *c);
 void cli_conn_input_done(struct cli *c);
+
+/* tls.c: --tls (all but cli_tls_init and cli_tls_free need c->bev) */
+/* Set up the client context from the options (nothing without --tls);
+ * -1 after one line on stderr (e.g. an unreadable --cafile). */
+int cli_tls_init(struct cli *c);
+/* Wrap c->bev, connected, in a TLS filter that starts the handshake,
+ * ending with BEV_EVENT_CONNECTED or an error within timeout. -1 when out
+ * of memory (c->bev is then still the plain one). */
+int cli_tls_start(struct cli *c, const struct timeval *timeout);
+/* Why the handshake failed, as one sentence, into msg. */
+void cli_tls_failure(const struct cli *c, char *msg, size_t size);
+/* OpenSSL's reason for an error on an established connection, or NULL
+ * if it was the socket's (errno). */
+const char *cli_tls_error(const struct cli *c);
+/* Half-close: send close_notify behind the output. 0, or -1. */
+int cli_tls_close_notify(struct cli *c);
+/* The server ended the connection cleanly: keep its session for the
+ * next connection to resume. */
+void cli_tls_keep_session(struct cli *c);
+void cli_tls_free(struct cli *c);
 
 /* input.c */
 int cli_input_start(struct cli *c);

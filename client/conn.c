@@ -76,7 +76,8 @@ int cli_conn_output_full(const struct cli *c)
 /*
  * Piped input is over and all of it is on the wire: half-close, so the
  * server sees EOF, answers what it still has to, and closes; we keep
- * reading until it does or goes quiet.
+ * reading until it does or goes quiet. Over TLS the half-close is
+ * close_notify (the socket itself stays open for the server's answer).
  */
 static void maybe_half_close(struct cli *c)
 {
@@ -84,8 +85,10 @@ static void maybe_half_close(struct cli *c)
         c->state != CLI_READY || evbuffer_get_length(c->held) > 0 ||
         evbuffer_get_length(out_buf(c)) > 0)
         return;
-    if (shutdown(bufferevent_getfd(c->bev), SHUT_WR) < 0) {
-        cli_notice(c, "shutdown: %s", strerror(errno));
+    if (c->opt.tls ? cli_tls_close_notify(c) < 0
+                   : shutdown(bufferevent_getfd(c->bev), SHUT_WR) < 0) {
+        cli_notice(c, "shutdown: %s", c->opt.tls ? "TLS close failed"
+                                                 : strerror(errno));
         cli_exit(c, 1);
         return;
     }
@@ -266,6 +269,31 @@ int cli_conn_start(struct cli *c)
         return -1;
     try_next_address(c);
     return 0;
+}
+
+/* TCP is up: over TLS, the handshake comes first. */
+static void start_tls(struct cli *c)
+{
+    struct timeval tv = {CONNECT_TIMEOUT_MS / 1000, 0};
+
+    if (cli_tls_start(c, &tv) < 0) {
+        fail_nomem(c);
+        return;
+    }
+    c->state = CLI_HANDSHAKE;
+    bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+}
+
+static void tls_failed(struct cli *c, short what)
+{
+    char msg[512];
+
+    if (what & BEV_EVENT_TIMEOUT)
+        snprintf(msg, sizeof msg, "TLS handshake with %s port %s failed: "
+                 "timed out", c->opt.host, c->opt.port);
+    else
+        cli_tls_failure(c, msg, sizeof msg);
+    connect_failed(c, msg);
 }
 
 static void on_connected(struct cli *c)
@@ -458,9 +486,19 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     int err = EVUTIL_SOCKET_ERROR();
 
     (void)bev;
+    if (c->state == CLI_HANDSHAKE) {
+        if (what & BEV_EVENT_CONNECTED)
+            on_connected(c);
+        else
+            tls_failed(c, what);
+        return;
+    }
     if (c->state == CLI_CONNECTING) {
         if (what & BEV_EVENT_CONNECTED) {
-            on_connected(c);
+            if (c->opt.tls)
+                start_tls(c);
+            else
+                on_connected(c);
             return;
         }
         c->last_err = (what & BEV_EVENT_TIMEOUT) ? ETIMEDOUT : err;
@@ -468,10 +506,14 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
         try_next_address(c);
         return;
     }
-    if (what & BEV_EVENT_EOF)
+    if (what & BEV_EVENT_EOF) {
+        if (c->opt.tls)
+            cli_tls_keep_session(c); /* a clean end: worth resuming */
         lost(c, "the server closed the connection");
-    else if (what & BEV_EVENT_ERROR)
-        lost(c, evutil_socket_error_to_string(err));
+    } else if (what & BEV_EVENT_ERROR) {
+        const char *why = c->opt.tls ? cli_tls_error(c) : NULL;
+        lost(c, why ? why : evutil_socket_error_to_string(err));
+    }
 }
 
 /* ---- timers and lifetime ----------------------------------------------- */
@@ -510,6 +552,8 @@ int cli_conn_init(struct cli *c)
     c->hint_ev = evtimer_new(c->base, on_hint, c);
     if (!c->held || !c->retry_ev || !c->quiet_ev || !c->quit_ev || !c->hint_ev)
         return -1;
+    if (cli_tls_init(c) < 0)
+        return -2; /* said why */
     if (c->opt.name)
         snprintf(c->want_name, sizeof c->want_name, "%s", c->opt.name);
     return 0;
@@ -532,4 +576,5 @@ void cli_conn_free(struct cli *c)
         event_free(c->quit_ev);
     if (c->hint_ev)
         event_free(c->hint_ev);
+    cli_tls_free(c);
 }

@@ -68,16 +68,18 @@ static int want_color(const struct cli *c)
 static int run(struct cli *c)
 {
     struct event *sig[MAX_SIGNALS] = {NULL};
-    int rc = 1;
+    int rc = 1, init = 0;
 
     c->base = event_base_new();
     if (!c->base) {
         fprintf(stderr, "chat-cli: cannot start the event loop\n");
         return 1;
     }
-    if (add_signals(c, sig, MAX_SIGNALS) < 0 || cli_conn_init(c) < 0) {
+    /* cli_conn_init: -1 out of memory, -2 said why (--tls set-up). */
+    if (add_signals(c, sig, MAX_SIGNALS) < 0 ||
+        (init = cli_conn_init(c)) == -1) {
         fprintf(stderr, "chat-cli: out of memory\n");
-    } else {
+    } else if (init == 0) {
         cli_conn_start(c);
         event_base_dispatch(c->base);
         rc = c->exit_code;

@@ -25,6 +25,7 @@ sys.path[:0] = [HERE, os.path.dirname(HERE)]  # clitest; e2e, in tests/
 from e2e import (WAIT, Failure, check, main, need_ipv6,  # noqa: E402
                  refusing_port)
 from clitest import Chatd, Pty, run_piped  # noqa: E402
+from tlstest import Certs, SServer, TlsProxy, tls_chatd  # noqa: E402
 
 SGR = re.compile(rb"\x1b\[[0-9;]*m")
 
@@ -247,33 +248,39 @@ def test_pipe_errors(cli, chatd):
 
 def test_pipe_reconnect(cli, chatd):
     """--reconnect: the server restarts; name and room come back."""
-    a = Chatd(chatd)
-    port = a.port
-    b = None
+    servers = [Chatd(chatd)]
     try:
-        r = Running([cli, "-p", str(port), "--reconnect"])
-        r.send("/name zed\n/join ops\n")
-        r.wait_out("You joined ops")
-        a.stop()
-        r.wait_out("Server shutting down...")
-        b = Chatd(chatd, port=port)
-        r.wait_out("You joined ops", 2)
-        r.wait_out(" is now zed", 2)
-        watcher = b.peer()
-        watcher.send("/join ops")
-        watcher.expect(rb"^You joined ops$")
-        r.send("back\n")
-        watcher.expect(rb"^zed: back$")
-        rc, out, err = r.finish()
-        check(rc == 0, "exit %d: %s" % (rc, err))
-        check("connection lost: the server closed the connection; "
-              "reconnecting in" in err, "stderr %r" % err)
-        check("reconnected to 127.0.0.1 port %d" % port in err,
-              "stderr %r" % err)
+        port = servers[0].port
+        survive_restart(chatd, [cli, "-p", str(port), "--reconnect"],
+                        servers, port)
     finally:
-        a.stop()
-        if b:
-            b.stop()
+        for d in servers:
+            d.stop()
+
+
+def survive_restart(chatd, argv, servers, port):
+    """chat-cli (argv, with --reconnect) becomes zed in ops on servers[0];
+    that chatd stops and a new one (appended to servers, for the caller to
+    stop) starts on its port; name and room come back and lines flow.
+    port is where chat-cli says it reconnected."""
+    r = Running(argv)
+    r.send("/name zed\n/join ops\n")
+    r.wait_out("You joined ops")
+    servers[0].stop()
+    r.wait_out("Server shutting down...")
+    servers.append(Chatd(chatd, port=servers[0].port))
+    r.wait_out("You joined ops", 2)
+    r.wait_out(" is now zed", 2)
+    watcher = servers[1].peer()
+    watcher.send("/join ops")
+    watcher.expect(rb"^You joined ops$")
+    r.send("back\n")
+    watcher.expect(rb"^zed: back$")
+    rc, out, err = r.finish()
+    check(rc == 0, "exit %d: %s" % (rc, err))
+    check("connection lost: the server closed the connection; "
+          "reconnecting in" in err, "stderr %r" % err)
+    check("reconnected to 127.0.0.1 port %d" % port in err, "stderr %r" % err)
 
 
 def test_pipe_ipv6(cli, chatd):
@@ -288,6 +295,185 @@ def test_pipe_ipv6(cli, chatd):
             lines_in_order(out, [greeted_name(out) + ": over six"])
     finally:
         d.stop()
+
+
+# ---- over TLS ---------------------------------------------------------------
+#
+# Until chatd has a tls:// listener, TLS ends at a proxy in front of a real
+# chatd (tlstest.TlsProxy): chat-cli's side is the same either way.
+
+def tls_args(certs, port, *more):
+    return ["--tls", "--cafile", certs.path("ca.pem"), "-p", str(port)] + \
+        list(more)
+
+
+def test_tls_pipe(cli, chatd):
+    """--tls: a TLS user and a plain TCP user in one room; the script ends
+    with close_notify, the server sees EOF, chat-cli exits 0."""
+    with Certs() as certs:
+        d = Chatd(chatd)
+        proxy = TlsProxy(certs.path("server.pem"), certs.path("server.key"),
+                         d.port)
+        try:
+            watcher = d.peer()
+            watcher.send("/join ops")
+            watcher.expect(rb"^You joined ops$")
+            for host in ("127.0.0.1", "localhost"):
+                rc, out, err = run_piped(
+                    cli, tls_args(certs, proxy.port, "-h", host),
+                    b"/join ops\nhello over tls\n")
+                check(rc == 0 and err == "", "%s: exit %d, stderr %r" % (
+                    host, rc, err))
+                name = greeted_name(out)
+                lines_in_order(out, ["You joined ops",
+                                     name + ": hello over tls"])
+                watcher.expect(("^%s: hello over tls$" % name).encode())
+                watcher.expect(("^%s left ops$" % name).encode())
+        finally:
+            proxy.stop()
+            d.stop()
+
+
+def test_tls_bulk(cli, chatd):
+    """Many lines over TLS: none lost, in order, all answered."""
+    n = 3000
+    with Certs() as certs:
+        d = Chatd(chatd, "--rate", "0")
+        proxy = TlsProxy(certs.path("server.pem"), certs.path("server.key"),
+                         d.port)
+        try:
+            rc, out, err = run_piped(cli, tls_args(certs, proxy.port),
+                                     bulk_input(n))
+            check(rc == 0 and err == "", "exit %d, stderr %r" % (rc, err))
+            check_bulk(out, n)
+        finally:
+            proxy.stop()
+            d.stop()
+
+
+def tls_refused(cli, args, want, status=1):
+    """chat-cli with args fails with status and one line: want."""
+    rc, out, err = run_piped(cli, args, b"hi\n")
+    check(rc == status and out == "", "%s: exit %d, stdout %r" % (
+        args, rc, out))
+    check(err == "chat-cli: " + want + "\n", "%s: stderr %r, wanted %r" % (
+        args, err, want))
+
+
+def test_tls_refusals(cli, chatd):
+    """What --tls refuses, each in one line, exit 1: an unknown CA, a
+    self-signed certificate, a name or address the certificate does not
+    name, a plain port; --insecure lets the self-signed one in; usage."""
+    with Certs() as certs:
+        d = Chatd(chatd)
+        proxies = {}
+        try:
+            for cert in ("server", "self", "elsewhere"):
+                proxies[cert] = TlsProxy(certs.path(cert + ".pem"),
+                                         certs.path(cert + ".key"), d.port)
+            port = proxies["server"].port
+            tls_refused(cli, ["--tls", "-p", str(port)],
+                        "TLS handshake with 127.0.0.1 port %d failed: unable "
+                        "to get local issuer certificate (--cafile FILE to "
+                        "trust a private CA)" % port)
+            port = proxies["self"].port
+            tls_refused(cli, tls_args(certs, port),
+                        "TLS handshake with 127.0.0.1 port %d failed: "
+                        "self-signed certificate" % port)
+            rc, out, err = run_piped(cli, ["--tls", "--insecure", "-p",
+                                           str(port)], b"hi\n")
+            check(rc == 0 and err == "", "--insecure: %d %r" % (rc, err))
+            lines_in_order(out, [greeted_name(out) + ": hi"])
+            port = proxies["elsewhere"].port
+            tls_refused(cli, tls_args(certs, port),
+                        "TLS handshake with 127.0.0.1 port %d failed: IP "
+                        "address mismatch" % port)
+            tls_refused(cli, tls_args(certs, port, "-h", "localhost"),
+                        "TLS handshake with localhost port %d failed: "
+                        "hostname mismatch" % port)
+            tls_refused(cli, tls_args(certs, d.port),
+                        "TLS handshake with 127.0.0.1 port %d failed: wrong "
+                        "version number (is it a TLS port?)" % d.port)
+        finally:
+            for p in proxies.values():
+                p.stop()
+            d.stop()
+        missing = certs.path("missing.pem")
+        tls_refused(cli, ["--tls", "--cafile", missing],
+                    "cannot read --cafile %s: No such file or directory"
+                    % missing)
+        tls_refused(cli, ["--tls", "--cafile", certs.path("server.key")],
+                    "--cafile %s: no PEM certificate in it"
+                    % certs.path("server.key"))
+    for args in (["--cafile", "ca.pem"], ["--insecure"],
+                 ["--tls", "--insecure", "--cafile", "ca.pem"],
+                 ["--tls", "--cafile="]):
+        rc, out, err = run_piped(cli, args, b"")
+        check(rc == 2 and out == "" and err.count("\n") == 1 and
+              err.startswith("chat-cli: "), "%s: exit %d, %r" % (
+                  args, rc, err))
+
+
+def test_tls_reconnect(cli, chatd):
+    """--reconnect over TLS: the server restarts behind the same TLS port;
+    the attempts in between fail their handshake and are retried; name and
+    room come back, and the new connection resumes the TLS session."""
+    with Certs() as certs:
+        servers = [Chatd(chatd)]
+        proxy = TlsProxy(certs.path("server.pem"), certs.path("server.key"),
+                         servers[0].port)
+        try:
+            survive_restart(chatd, [cli, "--reconnect"] +
+                            tls_args(certs, proxy.port), servers, proxy.port)
+            check(proxy.resumed[0] is False and proxy.resumed[-1] is True,
+                  "sessions resumed: %r" % proxy.resumed)
+        finally:
+            proxy.stop()
+            for d in servers:
+                d.stop()
+
+
+def test_tls_s_server(cli, chatd):
+    """Against `openssl s_server`, a TLS server no one here wrote: lines
+    both ways, then chat-cli's close_notify ends it, exit 0."""
+    with Certs() as certs:
+        s = SServer(certs.path("server.pem"), certs.path("server.key"),
+                    chain=certs.path("inter.pem"))
+        try:
+            r = Running([cli] + tls_args(certs, s.port, "-h", "localhost"))
+            s.say("Server commands\nYou are tester\nYou joined main\n")
+            r.wait_out("You joined main")
+            r.send("hello s_server\n")
+            deadline = time.monotonic() + WAIT
+            while "hello s_server\n" not in s.out():
+                check(time.monotonic() < deadline,
+                      "s_server got %r" % s.out())
+                time.sleep(0.02)
+            rc, out, err = r.finish()
+            check(rc == 0 and err == "", "exit %d, stderr %r" % (rc, err))
+            check(out == "Server commands\nYou are tester\nYou joined "
+                  "main\n", "stdout %r" % out)
+            check(s.proc.wait(WAIT) == 0, "s_server: %s" % s.out())
+        finally:
+            s.stop()
+
+
+def test_tls_chatd(cli, chatd):
+    """Against chatd's own tls:// listener (skipped until chatd has one):
+    a TLS user and a plain user in one room."""
+    with Certs() as certs:
+        d = tls_chatd(chatd, certs, cls=Chatd)
+        try:
+            watcher = d.peer()
+            rc, out, err = run_piped(cli, tls_args(certs, d.tls_port),
+                                     b"hello from tls\n")
+            check(rc == 0 and err == "", "exit %d, stderr %r" % (rc, err))
+            name = greeted_name(out)
+            lines_in_order(out, [name + ": hello from tls"])
+            watcher.expect(("^%s: hello from tls$" % name).encode())
+            watcher.expect(("^%s left main$" % name).encode())
+        finally:
+            d.stop()
 
 
 # ---- in a terminal: people --------------------------------------------------

@@ -230,6 +230,28 @@ START_TEST(test_args_all)
 }
 END_TEST
 
+START_TEST(test_args_tls)
+{
+    struct parsed p;
+
+    PARSE(&p, "--tls");
+    ck_assert_int_eq(p.rc, CLI_ARGS_RUN);
+    ck_assert_int_eq(p.o.tls, 1);
+    ck_assert_ptr_null(p.o.cafile);
+    ck_assert_int_eq(p.o.insecure, 0);
+    PARSE(&p, "--tls", "--cafile", "ca.pem", "-p", "4443");
+    ck_assert_int_eq(p.rc, CLI_ARGS_RUN);
+    ck_assert_str_eq(p.o.cafile, "ca.pem");
+    PARSE(&p, "--insecure", "--tls");
+    ck_assert_int_eq(p.rc, CLI_ARGS_RUN);
+    ck_assert_int_eq(p.o.insecure, 1);
+    PARSE(&p, "--tls", "--insecure", "--cafile", "ca.pem");
+    ck_assert_int_eq(p.rc, CLI_ARGS_USAGE);
+    ck_assert_str_eq(p.err, "chat-cli: choose one of --cafile and "
+                            "'--insecure' (try chat-cli --help)\n");
+}
+END_TEST
+
 /* --name takes what the server would: libchat's chat_name_valid(). */
 START_TEST(test_args_names)
 {
@@ -263,6 +285,10 @@ static const char *const bad_args[][3] = {
     {"-h", "", NULL},
     {"stray", NULL, NULL},
     {"--help=yes", NULL, NULL},
+    {"--cafile", "ca.pem", NULL},
+    {"--insecure", NULL, NULL},
+    {"--tls", "--cafile=", NULL},
+    {"--tls", "--cafile", NULL},
 };
 
 START_TEST(test_args_bad)
@@ -290,6 +316,8 @@ static const char *const culprits[][3] = {
      "chat-cli: missing value for '--port' (try chat-cli --help)\n"},
     {"--bogus", NULL, "chat-cli: unknown option '--bogus' (try chat-cli "
                       "--help)\n"},
+    {"--insecure", NULL, "chat-cli: this option needs --tls: '--insecure' "
+                         "(try chat-cli --help)\n"},
 };
 
 START_TEST(test_args_culprit)
@@ -310,6 +338,7 @@ START_TEST(test_args_help_version)
     ck_assert_int_eq(p.rc, CLI_ARGS_DONE);
     ck_assert_ptr_nonnull(strstr(p.out, "Usage: chat-cli"));
     ck_assert_ptr_nonnull(strstr(p.out, "--reconnect"));
+    ck_assert_ptr_nonnull(strstr(p.out, "--cafile FILE"));
     ck_assert_str_eq(p.err, "");
     PARSE(&p, "--version");
     ck_assert_int_eq(p.rc, CLI_ARGS_DONE);
@@ -335,6 +364,7 @@ static Suite *cli_suite(void)
     tcase_add_test(args, test_args_defaults);
     tcase_add_test(args, test_args_all);
     tcase_add_test(args, test_args_names);
+    tcase_add_test(args, test_args_tls);
     tcase_add_loop_test(args, test_args_bad, 0,
                         (int)(sizeof bad_args / sizeof *bad_args));
     tcase_add_loop_test(args, test_args_culprit, 0,

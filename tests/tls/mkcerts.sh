@@ -9,6 +9,8 @@
 #   other.pem/.key    a second server certificate, CN "other", same names
 #                     and chain: what a reload switches to
 #   self.pem/.key     self-signed "localhost" (--insecure tests)
+#   elsewhere.pem/.key  issued like server.pem but for DNS:elsewhere.example
+#                     only: a name or address mismatch for clients
 #   wrong.key         a key that matches no certificate here
 #   enc.key           server.key encrypted with a passphrase
 #
@@ -50,8 +52,13 @@ openssl req -x509 -new -key ca.key -subj "/CN=libchat test root CA" \
     -addext 'keyUsage=critical,keyCertSign,cRLSign' -out ca.pem
 issue inter "libchat test intermediate CA" ca "$ca_ext"
 mv inter.crt inter.pem
-for leaf in server other; do
-    issue "$leaf" "$leaf" inter "$leaf_ext"
+for leaf in server other elsewhere; do
+    if [ "$leaf" = elsewhere ]; then
+        ext=$(printf '%s\n' "$leaf_ext" | sed 's/^subjectAltName=.*/subjectAltName=DNS:elsewhere.example/')
+    else
+        ext=$leaf_ext
+    fi
+    issue "$leaf" "$leaf" inter "$ext"
     cat "$leaf.crt" inter.pem >"$leaf.pem"
     rm -f "$leaf.crt"
 done
