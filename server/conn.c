@@ -364,8 +364,10 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
     if (late) {
         if (c->proto == CHATD_PROTO_HTTP && !c->lingering)
             chatd_http_timeout(c);
-        else
+        else if (c->lingering)
             free_conn(c);
+        else /* no other timeout is armed; if one were, tell the broker */
+            close_conn(c, "timed out");
         return;
     }
     n = conn_recv(c, buf, sizeof buf);
