@@ -21,8 +21,10 @@ static const char usage_text[] =
     "                  [--size BYTES] [--rate PER_SENDER_PER_S | --window W]\n"
     "                  [--ack server|receivers] [--duration S]\n"
     "                  [--server-pid PID] [--settle S] [--json]\n"
+    "                  [--tls [--cafile FILE]]\n"
     "       chat-bench --bots [-h HOST] [-p PORT] [--clients N] [--rooms K]\n"
     "                  [--rate ACTIONS_PER_S] [--duration S] [--json]\n"
+    "                  [--tls [--cafile FILE]]\n"
     "Load generator and bot driver for chatd's line protocol; the same load\n"
     "against redis-server's pub/sub, to compare the two.\n"
     "\n"
@@ -57,6 +59,11 @@ static const char usage_text[] =
     "                         rooms, until Ctrl-C or --duration; --rate is each\n"
     "                         bot's actions a second (default 0.5)\n"
     "      --seed N           --bots: random seed (default: from the clock)\n"
+    "      --tls              connect over TLS (chatd's tls://, redis's\n"
+    "                         --tls-port), so TLS is measured too; the server\n"
+    "                         is not verified (a benchmark measures)\n"
+    "      --cafile FILE      with --tls: verify the server against the CA\n"
+    "                         certificates in FILE, and HOST against its name\n"
     "      --help             show this help and exit\n"
     "  -V, --version          show the version and exit\n"
     "\n"
@@ -83,6 +90,8 @@ enum long_only {
     OPT_ACK,
     OPT_SERVER_PID,
     OPT_SETTLE,
+    OPT_TLS,
+    OPT_CAFILE,
 };
 
 static const struct option long_opts[] = {
@@ -106,6 +115,8 @@ static const struct option long_opts[] = {
     {"ack", required_argument, NULL, OPT_ACK},
     {"server-pid", required_argument, NULL, OPT_SERVER_PID},
     {"settle", required_argument, NULL, OPT_SETTLE},
+    {"tls", no_argument, NULL, OPT_TLS},
+    {"cafile", required_argument, NULL, OPT_CAFILE},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
 };
@@ -264,6 +275,9 @@ static int take_other(struct bench_opts *o, int ch, char *arg, FILE *err)
         if (parse_u64(arg, 1, UINT64_MAX, &o->seed) < 0)
             return usage_error(err, "--seed must be a number above 0, not", arg);
         return 0;
+    case OPT_CAFILE:
+        o->cafile = arg;
+        return *arg ? 0 : usage_error(err, "empty file name for", "--cafile");
     default:
         return take_word(o, ch, arg, err);
     }
@@ -342,6 +356,8 @@ static int check_combination(struct bench_opts *o, unsigned given, FILE *err)
         snprintf(num, sizeof num, "%u", o->rooms);
         return usage_error(err, "--rooms cannot exceed --clients:", num);
     }
+    if (o->cafile && !o->tls)
+        return usage_error(err, "this option needs --tls:", "--cafile");
     if (!o->port)
         o->port = o->target == BENCH_TARGET_REDIS ? "6379" : "4242";
     return BENCH_ARGS_RUN;
@@ -363,6 +379,9 @@ enum bench_args_result bench_parse_args(struct bench_opts *o, int argc,
             break;
         case OPT_BOTS:
             o->bots = 1;
+            break;
+        case OPT_TLS:
+            o->tls = 1;
             break;
         case OPT_HELP:
             fputs(usage_text, out);

@@ -9,6 +9,7 @@
  *   resp.c     --target redis: the RESP replies, read line by line
  *   proc.c     --server-pid: the server's CPU time and memory from /proc
  *   net.c      connections: connect, read lines, write, the setup into rooms
+ *   tls.c      --tls: an OpenSSL session on each connection's socket
  *   redis.c    --target redis: the setup, PUBLISH, and the replies
  *   load.c     load mode: pacing, accounting, drain
  *   bots.c     --bots mode: simulated users
@@ -21,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include <libchat/chat.h>
 
@@ -59,6 +61,8 @@ struct bench_opts {
     uint64_t seed;           /* --bots randomness; 0: from the clock */
     int json;                /* --json report */
     int bots;                /* --bots mode */
+    int tls;                 /* --tls */
+    const char *cafile;      /* --cafile: verify the server; NULL: no */
 };
 
 enum bench_args_result {
@@ -190,10 +194,13 @@ struct event_base;
 struct event;
 struct addrinfo;
 struct bench;
+struct ssl_st;
+struct ssl_ctx_st;
 
 enum bench_conn_state {
     CONN_NEW,        /* not started */
     CONN_CONNECTING, /* TCP connect in progress */
+    CONN_HANDSHAKE,  /* --tls: TLS handshake in progress */
     CONN_GREETING,   /* reading the greeting up to "You joined ..." */
     CONN_JOINING,    /* sent /join (redis: SUBSCRIBE or PING), waiting
                         for the answer */
@@ -214,6 +221,8 @@ struct bench_conn {
     unsigned id;
     unsigned room;               /* room index: the client's target room */
     int fd;
+    struct ssl_st *ssl;          /* --tls, once TCP is up */
+    const char *tls_why;         /* --tls: why the last TLS call failed */
     enum bench_conn_state state;
     struct event *rev, *wev;     /* wev: connect, then pending output */
     chat_framer *rx;
@@ -276,6 +285,7 @@ struct bench {
     struct event_base *base;
     struct addrinfo *ai_list;
     const struct addrinfo *ai;  /* the address every client uses */
+    struct ssl_ctx_st *tls_ctx; /* --tls */
     int tty;                    /* stderr is a terminal: progress line */
     int progress_shown;         /* a progress line is on screen */
     int exit_code;
@@ -329,6 +339,17 @@ struct bench {
 #define BENCH_MAX_RX_LINE 4096 /* server lines are under 500 bytes */
 
 uint64_t bench_now_ns(void);
+/* The one read buffer, for plain and TLS reads alike. */
+#define BENCH_RX_BUF (64 * 1024)
+extern char bench_rx_buf[BENCH_RX_BUF];
+/* Lines received on c (n bytes at buf): to the framer. */
+void bench_conn_received(struct bench_conn *c, const char *buf, size_t n);
+/* c's output was written as far as it goes: watch for room if need be. */
+void bench_conn_flushed(struct bench_conn *c);
+/* c is connected (TCP, and TLS with --tls): the setup starts. */
+void bench_conn_up(struct bench_conn *c);
+/* c ended: the server closed it (error NULL) or error says why. */
+void bench_conn_lost(struct bench_conn *c, const char *error);
 /* Resolve the host; 0, or -1 after printing the error. */
 int bench_resolve(struct bench *b);
 /* Launch connections up to the concurrency limit. */
@@ -395,6 +416,21 @@ void bench_load_finish(struct bench *b);
 /* An error ended the run early: take the end figures now. */
 void bench_load_cut_short(struct bench *b);
 void bench_load_free(struct bench *b);
+
+/* ---- tls.c ---------------------------------------------------------------- */
+
+/* The client context (nothing without --tls); -1 after bench_fatal. */
+int bench_tls_init(struct bench *b);
+/* TCP is up: a session on c->fd, and the handshake starts (state
+ * CONN_HANDSHAKE; bench_conn_up() once done). -1 when out of memory. */
+int bench_tls_start(struct bench_conn *c);
+/* c's read or write event fired (c->ssl set): handshake, read, write. */
+void bench_tls_readable(struct bench_conn *c);
+void bench_tls_writable(struct bench_conn *c);
+/* bench_flush() for c->ssl: records of up to 16 KiB. */
+void bench_tls_flush(struct bench_conn *c);
+void bench_tls_close(struct bench_conn *c);
+void bench_tls_free(struct bench *b);
 
 /* ---- bots.c --------------------------------------------------------------- */
 

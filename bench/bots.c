@@ -374,14 +374,15 @@ void bench_report_bots(struct bench *b, FILE *out)
 
     if (b->opt.json) {
         fprintf(out,
-                "{\"mode\": \"bots\", \"bots\": %u, \"rooms\": %u, "
-                "\"online\": %u, \"elapsed_s\": %.3f, \"sent\": %llu, "
+                "{\"mode\": \"bots\", \"tls\": %s, \"bots\": %u, "
+                "\"rooms\": %u, \"online\": %u, \"elapsed_s\": %.3f, \"sent\": %llu, "
                 "\"chat\": %llu, \"me\": %llu, \"msg\": %llu, "
                 "\"renames\": %llu, \"joins\": %llu, \"lists\": %llu, "
                 "\"received\": %llu, \"refusals\": %llu, \"dropped\": %llu, "
                 "\"disconnects\": %llu, \"cpu_user_s\": %.3f, "
                 "\"cpu_sys_s\": %.3f, \"error\": %s}\n",
-                b->opt.clients, b->opt.rooms, b->joined, secs,
+                b->opt.tls ? "true" : "false", b->opt.clients, b->opt.rooms,
+                b->joined, secs,
                 (unsigned long long)st->sent, (unsigned long long)st->chat,
                 (unsigned long long)st->me, (unsigned long long)st->msg,
                 (unsigned long long)st->renames, (unsigned long long)st->joins,
@@ -392,8 +393,9 @@ void bench_report_bots(struct bench *b, FILE *out)
                 b->fatal ? "true" : "false");
         return;
     }
-    fprintf(out, "chat-bench: %u bots in %u rooms for %.1f s (%u came online)\n",
-            b->opt.clients, b->opt.rooms, secs, b->joined);
+    fprintf(out, "chat-bench: %u bots in %u rooms%s for %.1f s (%u came "
+            "online)\n", b->opt.clients, b->opt.rooms,
+            b->opt.tls ? " over TLS" : "", secs, b->joined);
     fprintf(out, "sent         %llu lines: %llu chat, %llu /me, %llu /msg, "
             "%llu renames, %llu joins, %llu lists\n",
             (unsigned long long)st->sent, (unsigned long long)st->chat,

@@ -65,9 +65,14 @@ static void setup_stalled(struct bench *b)
 
     for (unsigned i = 0; i < b->started && !stuck; i++)
         if (b->conns[i].state == CONN_GREETING ||
-            b->conns[i].state == CONN_JOINING)
+            b->conns[i].state == CONN_JOINING ||
+            b->conns[i].state == CONN_HANDSHAKE)
             stuck = &b->conns[i];
-    if (stuck && stuck->last_line[0])
+    if (stuck && stuck->state == CONN_HANDSHAKE)
+        bench_fatal(b, "setup stalled: %u of %u clients in their rooms; "
+                    "client %u's TLS handshake never finished", b->joined,
+                    b->opt.clients, stuck->id + 1);
+    else if (stuck && stuck->last_line[0])
         bench_fatal(b, "setup stalled: %u of %u clients in their rooms; "
                     "client %u's last line: %s", b->joined, b->opt.clients,
                     stuck->id + 1, stuck->last_line);
@@ -191,7 +196,7 @@ static int server_check(struct bench *b)
 
 static int start(struct bench *b, struct event **sigs)
 {
-    if (server_check(b) < 0)
+    if (server_check(b) < 0 || bench_tls_init(b) < 0)
         return 0; /* the error is printed; nothing to run */
     b->conns = calloc(b->opt.clients, sizeof *b->conns);
     if (!b->conns)
@@ -248,6 +253,7 @@ static void teardown(struct bench *b, struct event **sigs)
     bench_bots_free(b);
     bench_load_free(b);
     bench_conns_free(b);
+    bench_tls_free(b);
     if (b->ai_list)
         freeaddrinfo(b->ai_list);
     if (b->base)

@@ -9,7 +9,8 @@
  * "/join ROOM" unless that is already the client's room, and ends at
  * "You joined ROOM" (redis: redis.c). Output is queued per connection and
  * written once per read callback or timer pass, so a sender's burst is one
- * write.
+ * write. With --tls, a TLS handshake (tls.c) comes between TCP and the
+ * greeting, and reads and writes go through the connection's SSL.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -139,21 +140,10 @@ void bench_send(struct bench_conn *c, const char *data, size_t len)
         memcpy(p, data, len);
 }
 
-void bench_flush(struct bench_conn *c)
+void bench_conn_flushed(struct bench_conn *c)
 {
     struct bench_outbuf *o = &c->out;
-    ssize_t n;
 
-    if (c->state == CONN_CLOSED || c->state == CONN_CONNECTING ||
-        o->len == o->off)
-        return;
-    n = write(c->fd, o->data + o->off, o->len - o->off);
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        conn_lost(c, errno);
-        return;
-    }
-    if (n > 0)
-        o->off += (size_t)n;
     if (o->off == o->len) {
         o->off = o->len = 0;
         event_del(c->wev);
@@ -162,11 +152,38 @@ void bench_flush(struct bench_conn *c)
     }
 }
 
+void bench_flush(struct bench_conn *c)
+{
+    struct bench_outbuf *o = &c->out;
+    ssize_t n;
+
+    if (c->state == CONN_CLOSED || c->state == CONN_CONNECTING ||
+        c->state == CONN_HANDSHAKE || o->len == o->off)
+        return;
+    if (c->ssl) {
+        bench_tls_flush(c);
+        return;
+    }
+    n = write(c->fd, o->data + o->off, o->len - o->off);
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        conn_lost(c, errno);
+        return;
+    }
+    if (n > 0)
+        o->off += (size_t)n;
+    bench_conn_flushed(c);
+}
+
 static void on_write(evutil_socket_t fd, short what, void *arg)
 {
+    struct bench_conn *c = arg;
+
     (void)fd;
     (void)what;
-    bench_flush(arg);
+    if (c->ssl)
+        bench_tls_writable(c);
+    else
+        bench_flush(c);
 }
 
 /* ---- closing ----------------------------------------------------------- */
@@ -180,6 +197,8 @@ void bench_conn_close(struct bench_conn *c)
     if (c->wev)
         event_free(c->wev);
     c->rev = c->wev = NULL;
+    if (c->ssl)
+        bench_tls_close(c);
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
@@ -205,6 +224,11 @@ void bench_conns_free(struct bench *b)
 /* The server closed the connection (err 0) or it failed (err: errno). */
 static void conn_lost(struct bench_conn *c, int err)
 {
+    bench_conn_lost(c, err ? strerror(err) : NULL);
+}
+
+void bench_conn_lost(struct bench_conn *c, const char *error)
+{
     struct bench *b = c->b;
     enum bench_conn_state was = c->state;
     char why[160];
@@ -218,12 +242,13 @@ static void conn_lost(struct bench_conn *c, int err)
         snprintf(why, sizeof why, "; its last line: %s", c->last_line);
     else
         why[0] = '\0';
+    if (!error)
+        error = "the server closed it";
     if (was != CONN_READY)
-        bench_fatal(b, "connection %u: %s during setup%s", c->id + 1,
-                    err ? strerror(err) : "the server closed it", why);
+        bench_fatal(b, "connection %u: %s during setup%s", c->id + 1, error,
+                    why);
     else if (b->phase != PHASE_DONE)
-        bench_fatal(b, "connection %u: %s%s", c->id + 1,
-                    err ? strerror(err) : "the server closed it", why);
+        bench_fatal(b, "connection %u: %s%s", c->id + 1, error, why);
 }
 
 /* ---- the setup --------------------------------------------------------- */
@@ -306,17 +331,28 @@ static int on_frame(void *arg, chat_frame_event ev, const char *line,
     return c->b->fatal; /* an error stops the run: stop reading too */
 }
 
+char bench_rx_buf[BENCH_RX_BUF];
+
+void bench_conn_received(struct bench_conn *c, const char *buf, size_t n)
+{
+    c->got_data = 1;
+    c->b->now_ns = c->b->last_rx_ns = bench_now_ns();
+    chat_framer_feed(c->rx, buf, n, on_frame, c);
+}
+
 static void on_read(evutil_socket_t fd, short what, void *arg)
 {
-    static char buf[64 * 1024]; /* one loop, one buffer */
     struct bench_conn *c = arg;
-    ssize_t n = read(fd, buf, sizeof buf);
+    ssize_t n;
 
     (void)what;
+    if (c->ssl) {
+        bench_tls_readable(c);
+        return;
+    }
+    n = read(fd, bench_rx_buf, sizeof bench_rx_buf);
     if (n > 0) {
-        c->got_data = 1;
-        c->b->now_ns = c->b->last_rx_ns = bench_now_ns();
-        chat_framer_feed(c->rx, buf, (size_t)n, on_frame, c);
+        bench_conn_received(c, bench_rx_buf, (size_t)n);
         bench_flush(c);
     } else if (n == 0) {
         conn_lost(c, 0);
@@ -328,6 +364,22 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 /* ---- connecting -------------------------------------------------------- */
 
 static void fail_connect(struct bench_conn *c, int err);
+
+void bench_conn_up(struct bench_conn *c)
+{
+    struct bench *b = c->b;
+
+    c->state = CONN_GREETING;
+    c->last_send_ns = b->now_ns = bench_now_ns();
+    if (b->opt.target == BENCH_TARGET_REDIS) { /* redis does not greet */
+        bench_redis_start(c);
+        bench_flush(c);
+    }
+    if (b->probing) { /* this address works: everyone uses it */
+        b->probing = 0;
+        bench_connect_more(b);
+    }
+}
 
 static void on_connect(evutil_socket_t fd, short what, void *arg)
 {
@@ -353,16 +405,10 @@ static void on_connect(evutil_socket_t fd, short what, void *arg)
         bench_fatal(b, "out of memory");
         return;
     }
-    c->state = CONN_GREETING;
-    c->last_send_ns = b->now_ns = bench_now_ns();
-    if (b->opt.target == BENCH_TARGET_REDIS) { /* redis does not greet */
-        bench_redis_start(c);
-        bench_flush(c);
-    }
-    if (b->probing) { /* this address works: everyone uses it */
-        b->probing = 0;
-        bench_connect_more(b);
-    }
+    if (!b->opt.tls)
+        bench_conn_up(c);
+    else if (bench_tls_start(c) < 0)
+        bench_fatal(b, "out of memory");
 }
 
 static int start_connect(struct bench_conn *c, const struct addrinfo *ai)

@@ -120,10 +120,11 @@ static void json_load(const struct bench *b, const struct bench_result *r,
 {
     const struct bench_counts *n = &b->n;
 
-    fprintf(out, "{\"mode\": \"load\", \"target\": \"%s\", \"clients\": %u, "
-            "\"rooms\": %u, \"senders\": %u, \"size\": %u, ",
-            target_name(b), b->opt.clients, b->opt.rooms, b->opt.senders,
-            b->opt.size);
+    fprintf(out, "{\"mode\": \"load\", \"target\": \"%s\", \"tls\": %s, "
+            "\"clients\": %u, \"rooms\": %u, \"senders\": %u, "
+            "\"size\": %u, ",
+            target_name(b), b->opt.tls ? "true" : "false", b->opt.clients,
+            b->opt.rooms, b->opt.senders, b->opt.size);
     if (b->opt.rate > 0)
         fprintf(out, "\"pacing\": \"rate\", \"rate\": %g, ", b->opt.rate);
     else
@@ -170,9 +171,10 @@ static void text_head(const struct bench *b, FILE *out)
         snprintf(pacing, sizeof pacing, "window %u%s", b->opt.window,
                  b->opt.ack == BENCH_ACK_RECEIVERS ? ", acked by receivers"
                                                    : "");
-    fprintf(out, "chat-bench: %s%u clients in %u room%s, %u sender%s, "
+    fprintf(out, "chat-bench: %s%s%u clients in %u room%s, %u sender%s, "
             "%u-byte messages, %s\n",
             b->opt.target == BENCH_TARGET_REDIS ? "redis pub/sub, " : "",
+            b->opt.tls ? "over TLS, " : "",
             b->opt.clients, b->opt.rooms, b->opt.rooms == 1 ? "" : "s",
             b->opt.senders, b->opt.senders == 1 ? "" : "s", b->opt.size,
             pacing);

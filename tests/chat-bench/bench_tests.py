@@ -24,6 +24,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from e2e import (WAIT, Chatd, Failure, Skip, check, main,  # noqa: E402
                  need_ipv6, refusing_port, slowdown)
+from tlstest import Certs, TlsProxy, tls_chatd  # noqa: E402
 
 DRAIN = str(5 * slowdown())  # chat-bench --drain-timeout
 
@@ -389,6 +390,110 @@ def test_bots(bench, chatd):
         d.stop()
 
 
+# ---- over TLS -----------------------------------------------------------------
+
+def tls_load(bench, port, *args):
+    """A small load run with --tls against port; its --json report."""
+    rc, out, err = run(bench, "--tls", "-p", port, "--clients", 12,
+                       "--senders", 2, "--messages", 150, "--json",
+                       "--drain-timeout", DRAIN, *args)
+    check(rc == 0 and err == "", "status %d, stderr %r" % (rc, err))
+    r = report(out)
+    check(r["tls"] is True, "not over TLS: %r" % r)
+    check(r["sent"] == 300 and r["expected_deliveries"] == 300 * 11,
+          "sent/expected: %r" % r)
+    check_clean(r)
+    return r
+
+
+def test_tls_counts(bench, chatd):
+    """--tls through a TLS proxy in front of chatd: the counts add up, the
+    server verified with --cafile or not at all."""
+    with Certs() as certs:
+        d = Chatd(chatd, "--rate", "0")
+        proxy = TlsProxy(certs.path("server.pem"), certs.path("server.key"),
+                         d.port)
+        try:
+            tls_load(bench, proxy.port)
+            tls_load(bench, proxy.port, "--cafile", certs.path("ca.pem"),
+                     "-h", "localhost")
+        finally:
+            proxy.stop()
+            d.stop()
+
+
+def test_tls_refusals(bench, chatd):
+    """What --tls refuses, each in one line, status 1: a certificate that
+    --cafile does not vouch for, a name it does not carry, a plain port,
+    an unreadable --cafile."""
+    with Certs() as certs:
+        d = Chatd(chatd, "--rate", "0")
+        proxies = []
+        try:
+            for cert in ("self", "elsewhere"):
+                proxies.append(TlsProxy(certs.path(cert + ".pem"),
+                                        certs.path(cert + ".key"), d.port))
+            ca = certs.path("ca.pem")
+            for port, args, why in (
+                    (proxies[0].port, ["--cafile", ca],
+                     "self-signed certificate"),
+                    (proxies[1].port, ["--cafile", ca], "IP address mismatch"),
+                    (d.port, [], "wrong version number")):
+                rc, out, err = run(bench, "--tls", "-p", port, "--clients", 3,
+                                   *args)
+                line = one_error_line(rc, out, err)
+                check(line == "chat-bench: TLS handshake with 127.0.0.1 port "
+                      "%d failed: %s" % (port, why), line)
+        finally:
+            for p in proxies:
+                p.stop()
+            d.stop()
+        missing = certs.path("missing.pem")
+        rc, out, err = run(bench, "--tls", "--cafile", missing)
+        line = one_error_line(rc, out, err)
+        check(line == "chat-bench: cannot read --cafile %s: No such file or "
+              "directory" % missing, line)
+
+
+def test_tls_chatd(bench, chatd):
+    """--tls against chatd's own tls:// listener (skipped until chatd has
+    one): the counts add up, and --server-pid reads the server."""
+    with Certs() as certs:
+        d = tls_chatd(chatd, certs, "--rate", "0")
+        try:
+            r = tls_load(bench, d.tls_port, "--server-pid", d.proc.pid)
+            check_server_figures(r)
+        finally:
+            d.stop()
+
+
+def test_tls_redis(bench, chatd):
+    """--target redis --tls against redis-server's --tls-port (skipped
+    where redis-server is missing or built without TLS)."""
+    with Certs() as certs:
+        s, tls_port = refusing_port()
+        s.close()
+        try:
+            rs = Redis("--tls-port", str(tls_port),
+                       "--tls-cert-file", certs.path("server.pem"),
+                       "--tls-key-file", certs.path("server.key"),
+                       "--tls-auth-clients", "no")
+        except Failure as e:
+            if "tls" in str(e).lower():
+                raise Skip("redis-server has no TLS: %s" % e)
+            raise
+        try:
+            rs.port = tls_port
+            r = redis_report(bench, rs, "--tls", "--cafile",
+                             certs.path("ca.pem"), "--clients", 12,
+                             "--senders", 2, "--messages", 150)
+            check(r["tls"] is True, "not over TLS: %r" % r)
+            check(r["receiver_deliveries"] == 300 * 10, "%r" % r)
+            check_clean(r)
+        finally:
+            rs.stop()
+
+
 BAD_ARGS = [
     ["--clients", "0"],
     ["--size", "10"],
@@ -401,6 +506,7 @@ BAD_ARGS = [
     ["--frobnicate"],
     ["--port"],
     ["extra"],
+    ["--cafile", "ca.pem"],
 ]
 
 

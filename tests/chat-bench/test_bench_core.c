@@ -130,6 +130,22 @@ START_TEST(test_args_bots)
 }
 END_TEST
 
+START_TEST(test_args_tls)
+{
+    struct parsed p;
+    const char *tls[] = {"--tls", NULL};
+    const char *cafile[] = {"--tls", "--cafile", "ca.pem", "--bots", NULL};
+
+    parse(&p, tls);
+    ck_assert_int_eq(p.r, BENCH_ARGS_RUN);
+    ck_assert(p.o.tls && !p.o.cafile);
+    parse(&p, cafile);
+    ck_assert_int_eq(p.r, BENCH_ARGS_RUN);
+    ck_assert(p.o.tls);
+    ck_assert_str_eq(p.o.cafile, "ca.pem");
+}
+END_TEST
+
 static const char *const bad_args[][5] = {
     {"--clients", "0", NULL},
     {"--clients", "x", NULL},
@@ -162,6 +178,8 @@ static const char *const bad_args[][5] = {
     {"--frobnicate", NULL},
     {"--clients", NULL},                     /* missing value */
     {"stray", NULL},
+    {"--cafile", "ca.pem", NULL},            /* without --tls */
+    {"--tls", "--cafile", "", NULL},
 };
 
 START_TEST(test_args_bad)
@@ -189,6 +207,7 @@ START_TEST(test_args_help_version)
     ck_assert_int_eq(p.r, BENCH_ARGS_DONE);
     ck_assert(strstr(p.out, "Usage: chat-bench") != NULL);
     ck_assert(strstr(p.out, "--rate 0") != NULL);
+    ck_assert(strstr(p.out, "--tls") != NULL);
     parse(&p, version);
     ck_assert_int_eq(p.r, BENCH_ARGS_DONE);
     ck_assert(strncmp(p.out, "chat-bench ", 11) == 0);
@@ -474,6 +493,7 @@ static Suite *bench_suite(void)
     tcase_add_test(args, test_args_defaults);
     tcase_add_test(args, test_args_all);
     tcase_add_test(args, test_args_bots);
+    tcase_add_test(args, test_args_tls);
     tcase_add_test(args, test_args_redis);
     tcase_add_loop_test(args, test_args_bad, 0,
                         sizeof bad_args / sizeof *bad_args);
