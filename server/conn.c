@@ -473,6 +473,9 @@ static void handshake_done(struct chatd_conn *c)
 {
     c->handshaking = 0;
     c->until_ms = 0;
+    /* The handshake's deadline ends with it: re-adding the read event with
+     * no timeout would keep this one (libevent), and cut the user later. */
+    event_del(c->read_ev);
     release_slot(c); /* a chat peer or an HTTP request counts itself */
     log_debug("%s: %s, %s", c->addr, chatd_tls_version(c->tls),
               chatd_tls_cipher(c->tls));
