@@ -30,6 +30,8 @@ static void seed_tables(chat_broker *b)
                   seed_draw(b->seed, 7));
     chat_map_init(&b->remote, offsetof(chat_remote, key), seed_draw(b->seed, 8),
                   seed_draw(b->seed, 9));
+    chat_map_init(&b->claims, offsetof(chat_wait, claim_key),
+                  seed_draw(b->seed, 12), seed_draw(b->seed, 13));
     chat_bus_init(&b->bus, seed_draw(b->seed, 10), seed_draw(b->seed, 11));
     chat_namegen_init(&b->gen, seed_draw(b->seed, 5));
 }
@@ -48,7 +50,7 @@ int chat_broker_new(chat_broker **out, const chat_allocator *alloc)
     b->opt = (chat_options){
         .history = 20, .rate = 20, .burst = 40, .idle_ms = 300000,
         .login_ms = 30000, .write_ms = 30000, .high_water = 1u << 20,
-        .filter_ms = 5000, .filter_backlog = 16,
+        .filter_ms = 5000, .filter_backlog = 16, .claim_ms = 5000,
     };
     memcpy(b->default_room, "main", 5);
     /* Without CHAT_OPT_SEED, where the broker landed (ASLR) varies runs. */
@@ -83,6 +85,7 @@ void chat_broker_free(chat_broker *b)
     for (int f = 0; f < CHAT_FORMATS; f++)
         chat_msg_unref(&b->alloc, b->help[f]);
     chat_map_free(&b->waits, &b->alloc);
+    chat_map_free(&b->claims, &b->alloc);
     chat_mem_free(&b->alloc, b->filters);
     chat_allocator a = b->alloc;
     chat_mem_free(&a, b);
@@ -97,6 +100,7 @@ static int in_range(int64_t v, int64_t lo, int64_t hi) { return v >= lo && v <= 
 static uint64_t *ms_option(chat_options *o, chat_option opt)
 {
     switch (opt) {
+    case CHAT_OPT_CLAIM_TIMEOUT_MS: return &o->claim_ms;
     case CHAT_OPT_IDLE_TIMEOUT_MS: return &o->idle_ms;
     case CHAT_OPT_LOGIN_TIMEOUT_MS: return &o->login_ms;
     case CHAT_OPT_WRITE_TIMEOUT_MS: return &o->write_ms;
@@ -189,11 +193,11 @@ static int name_taken(void *ctx, const char *name)
     char key[32];
     chat_fold(key, name, strlen(name));
     return chat_map_find(&b->names, key) != NULL ||
-           chat_map_find(&b->remote, key) != NULL;
+           chat_map_find(&b->remote, key) != NULL ||
+           chat_claim_pending(b, key);
 }
 
-/* Default mode: a generated name, then the greeting. */
-static void start_named(chat_broker *b, chat_peer *p)
+void chat_peer_random_name(chat_broker *b, chat_peer *p)
 {
     char name[32];
     int plain = 0;
@@ -202,15 +206,15 @@ static void start_named(chat_broker *b, chat_peer *p)
         chat_peer_doom(b, p, CHAT_CLOSE_FULL);
         return;
     }
-    if (chat_peer_set_name(b, p, name, strlen(name))) {
-        chat_peer_nomem(b, p);
+    if (!chat_clustered(&b->bus)) {
+        chat_peer_named(b, p, name, strlen(name), plain);
         return;
     }
-    p->plain_name = (uint8_t)plain;
-    b->gen.in_use += (uint32_t)plain;
-    p->state = PEER_ACTIVE;
-    chat_list_push_back(&b->idle, &p->time_link);
-    chat_peer_welcome(b, p);
+    /* The greeting waits for the cluster's grant, within the login
+     * timeout like any nameless peer. */
+    chat_list_move_back(&b->login, &p->time_link);
+    if (chat_claim_start(b, p, CHAT_CLAIM_RANDOM, name, strlen(name), plain))
+        chat_peer_nomem(b, p);
 }
 
 /* opt with the fields the caller did not know filled in; -1 if it is
@@ -291,7 +295,7 @@ int chat_broker_join_opts(chat_broker *b, void *user,
         if (login)
             chat_list_push_back(&b->login, &p->time_link);
         else
-            start_named(b, p);
+            chat_peer_random_name(b, p);
     }
     chat_broker_settle(b);
     *out = p;

@@ -91,6 +91,7 @@ typedef struct chat_options {
     size_t high_water;
     uint64_t max_peers;
     uint64_t reserved;        /* slots the caller holds (RESERVED_PEERS) */
+    uint64_t claim_ms;        /* CLAIM_TIMEOUT_MS */
 } chat_options;
 
 struct chat_broker {
@@ -115,6 +116,7 @@ struct chat_broker {
     chat_link wait_list;      /* chat_waits with a deadline, soonest first */
     uint64_t next_token;      /* the last token handed to a filter */
     chat_bus bus;             /* cluster mode: events out, messages in */
+    chat_map claims;          /* folded name -> chat_wait of a claim */
     chat_map remote;          /* folded name -> chat_remote */
     chat_ringpool rings;      /* recycled outbox rings */
     chat_filter_entry *filters;
@@ -206,6 +208,15 @@ int chat_peer_set_name(chat_broker *b, chat_peer *p, const char *name,
                        size_t len);
 /* Greeting after a name: help, You are, then join the default room. */
 void chat_peer_welcome(chat_broker *b, chat_peer *p);
+/* A login peer becomes p called name[0..len): named, greeted, in the
+ * default room. plain: the name is a generator pair. */
+void chat_peer_named(chat_broker *b, chat_peer *p, const char *name,
+                     size_t len, int plain);
+/* A random name for p: at once, or (cluster mode) claimed first. */
+void chat_peer_random_name(chat_broker *b, chat_peer *p);
+/* p, active, is called name[0..len) now (its room told). */
+void chat_peer_renamed(chat_broker *b, chat_peer *p, const char *name,
+                       size_t len);
 /* p's input waits behind a message of p's that waits for a filter. */
 static inline int chat_peer_waiting(const chat_peer *p)
 {

@@ -99,6 +99,33 @@ void chat_bus_publish(chat_broker *b, chat_channel channel, const char *target,
     push(b, &e);
 }
 
+void chat_bus_claim(chat_broker *b, uint64_t token, const char *name,
+                    const char *old)
+{
+    chat_event_rec e = {.kind = CHAT_EVENT_CLAIM, .token = token};
+    set_target(&e, name);
+    if (old) {
+        chat_msgb mb;
+        chat_msgb_init(&mb, &b->alloc, strlen(old) + 1);
+        chat_msgb_str(&mb, old);
+        e.data = chat_msgb_take(&mb);
+        if (!e.data) {
+            b->stats.events_dropped++; /* the claim times out: decided here */
+            return;
+        }
+    }
+    push(b, &e);
+}
+
+void chat_bus_release(chat_broker *b, const char *name)
+{
+    if (!chat_clustered(&b->bus) || !name[0])
+        return;
+    chat_event_rec e = {.kind = CHAT_EVENT_RELEASE};
+    set_target(&e, name);
+    push(b, &e);
+}
+
 void chat_bus_presence(chat_broker *b, chat_wire_kind kind, const char *name,
                        const char *room, const char *old)
 {
@@ -130,6 +157,7 @@ int chat_broker_next_event(chat_broker *b, chat_event *ev)
         .data = bus->out.data ? bus->out.data->data : NULL,
         .len = bus->out.data ? bus->out.data->len : 0,
         .history = bus->out.history,
+        .token = bus->out.token,
     };
     return 1;
 }

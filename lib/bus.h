@@ -19,7 +19,8 @@ typedef struct chat_event_rec {
     uint8_t channel;    /* chat_channel */
     uint8_t history;
     char target[CHAT_NODE_MAX + 1]; /* room names fit too */
-    chat_msg *data;     /* PUBLISH only */
+    chat_msg *data;     /* PUBLISH; CLAIM: the name given up, or NULL */
+    uint64_t token;     /* CLAIM */
 } chat_event_rec;
 
 /* The last sequence number seen from another node. */
@@ -51,6 +52,11 @@ void chat_bus_subscribe(struct chat_broker *b, const char *room, int on);
 /* Publish w (its node and seq are filled in) on (channel, target). */
 void chat_bus_publish(struct chat_broker *b, chat_channel channel,
                       const char *target, chat_wire *w, int history);
+/* Ask for name cluster-wide (giving up old, if not NULL, atomically);
+ * give name back. */
+void chat_bus_claim(struct chat_broker *b, uint64_t token, const char *name,
+                    const char *old);
+void chat_bus_release(struct chat_broker *b, const char *name);
 /* Tell the others: name joined / left room; old is now name in room. */
 void chat_bus_presence(struct chat_broker *b, chat_wire_kind kind,
                        const char *name, const char *room, const char *old);

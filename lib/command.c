@@ -26,10 +26,16 @@ static chat_peer *find_user(chat_broker *b, const char *name, size_t len)
     return chat_map_find(&b->names, key);
 }
 
-/* Someone here or (cluster mode) on another node is called name. */
+/* Someone here or (cluster mode) on another node is called name, or a
+ * user here is claiming it. */
 static int name_in_use(chat_broker *b, const char *name, size_t len)
 {
-    return find_user(b, name, len) || chat_remote_find(b, name, len);
+    char key[CHAT_KEY_SIZE];
+    if (len > CHAT_NAME_MAX)
+        return 0;
+    chat_fold(key, name, len);
+    return find_user(b, name, len) || chat_remote_find(b, name, len) ||
+           chat_claim_pending(b, key);
 }
 
 static void relay_direct(chat_broker *b, chat_peer *p, const char *names,
@@ -118,8 +124,7 @@ static void cmd_name(chat_broker *b, chat_peer *p, args *a)
         return;
     }
     chat_peer *other = find_user(b, a->rest, a->rest_len);
-    if ((other && other != p) ||
-        (!other && chat_remote_find(b, a->rest, a->rest_len))) {
+    if (other != p && name_in_use(b, a->rest, a->rest_len)) {
         chat_peer_text(b, p, CHAT_T_NAME_TAKEN, &(chat_targs){.o = a->rest});
         return;
     }
@@ -127,12 +132,14 @@ static void cmd_name(chat_broker *b, chat_peer *p, args *a)
         chat_peer_text(b, p, CHAT_T_YOU_ARE, &(chat_targs){.n = p->name});
         return;
     }
-    char old[CHAT_KEY_SIZE];
-    memcpy(old, p->name, sizeof(old));
-    (void)chat_peer_set_name(b, p, a->rest, a->rest_len); /* cannot fail */
-    chat_room_notice(b, p->room, CHAT_T_RENAMED,
-                     &(chat_targs){.n = p->name, .o = old});
-    chat_bus_presence(b, CHAT_WIRE_RENAMED, p->name, p->room->name, old);
+    /* A new name is the cluster's to grant; a new spelling of one's own
+     * is not a new name. */
+    if (chat_clustered(&b->bus) && other != p) {
+        if (chat_claim_start(b, p, CHAT_CLAIM_RENAME, a->rest, a->rest_len, 0))
+            chat_peer_nomem(b, p);
+        return;
+    }
+    chat_peer_renamed(b, p, a->rest, a->rest_len);
 }
 
 static void cmd_join(chat_broker *b, chat_peer *p, args *a)
@@ -470,14 +477,10 @@ static void login_line(chat_broker *b, chat_peer *p, const char *text,
         chat_peer_text(b, p, CHAT_T_NAME_TAKEN, &(chat_targs){.o = name});
         return;
     }
-    if (chat_peer_set_name(b, p, text, len)) {
+    if (!chat_clustered(&b->bus))
+        chat_peer_named(b, p, text, len, 0);
+    else if (chat_claim_start(b, p, CHAT_CLAIM_LOGIN, text, len, 0))
         chat_peer_nomem(b, p);
-        return;
-    }
-    p->state = PEER_ACTIVE;
-    p->last_input_ms = b->now;
-    chat_list_move_back(&b->idle, &p->time_link);
-    chat_peer_welcome(b, p);
 }
 
 void chat_peer_line(chat_broker *b, chat_peer *p, const char *line, size_t len)

@@ -124,6 +124,7 @@ static void drop_output(chat_broker *b, chat_peer *p)
 
 static void forget_name(chat_broker *b, chat_peer *p)
 {
+    chat_bus_release(b, p->name); /* the cluster may give it out again */
     chat_map_remove(&b->names, &b->alloc, p);
     if (p->plain_name)
         b->gen.in_use--;
@@ -202,6 +203,32 @@ void chat_peer_welcome(chat_broker *b, chat_peer *p)
     const char *room = b->default_room;
     if (chat_room_enter(b, p, room, strlen(room)))
         chat_peer_nomem(b, p);
+}
+
+void chat_peer_named(chat_broker *b, chat_peer *p, const char *name,
+                     size_t len, int plain)
+{
+    if (chat_peer_set_name(b, p, name, len)) {
+        chat_peer_nomem(b, p);
+        return;
+    }
+    p->plain_name = (uint8_t)plain;
+    b->gen.in_use += (uint32_t)plain;
+    p->state = PEER_ACTIVE;
+    p->last_input_ms = b->now;
+    chat_list_move_back(&b->idle, &p->time_link);
+    chat_peer_welcome(b, p);
+}
+
+void chat_peer_renamed(chat_broker *b, chat_peer *p, const char *name,
+                       size_t len)
+{
+    char old[CHAT_KEY_SIZE];
+    memcpy(old, p->name, sizeof(old));
+    (void)chat_peer_set_name(b, p, name, len); /* cannot fail: see it */
+    chat_room_notice(b, p->room, CHAT_T_RENAMED,
+                     &(chat_targs){.n = p->name, .o = old});
+    chat_bus_presence(b, CHAT_WIRE_RENAMED, p->name, p->room->name, old);
 }
 
 void chat_peer_free(chat_broker *b, chat_peer *p)

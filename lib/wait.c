@@ -4,6 +4,7 @@
 
 #include "alloc.h"
 #include "broker_int.h"
+#include "text.h"
 
 static void set_key(chat_wait *w, uint64_t token)
 {
@@ -28,12 +29,12 @@ static chat_wait *wait_of(chat_broker *b, chat_peer *p)
 }
 
 /* Deadlines are now + one timeout, so appending keeps the list sorted
- * unless the option was lowered meanwhile: walk back past later ones. */
-static void schedule(chat_broker *b, chat_wait *w)
+ * unless an option was lowered meanwhile: walk back past later ones. */
+static void schedule(chat_broker *b, chat_wait *w, uint64_t timeout_ms)
 {
     chat_link *at = b->wait_list.prev;
 
-    w->due = b->opt.filter_ms ? b->now + b->opt.filter_ms : CHAT_NO_DEADLINE;
+    w->due = timeout_ms ? b->now + timeout_ms : CHAT_NO_DEADLINE;
     while (at != &b->wait_list &&
            CHAT_CONTAINER(at, chat_wait, link)->due > w->due)
         at = at->prev;
@@ -62,7 +63,7 @@ int chat_wait_start(chat_broker *b, chat_peer *p, uint64_t token,
     w->names[names_len] = '\0';
     w->text_len = (uint16_t)text_len;
     memcpy(w->text, text, text_len);
-    schedule(b, w);
+    schedule(b, w, b->opt.filter_ms);
     return 0;
 }
 
@@ -103,6 +104,8 @@ static void stop_waiting(chat_broker *b, chat_wait *w)
     w->pending = 0;
     chat_map_remove(&b->waits, &b->alloc, w);
     chat_list_remove(&w->link);
+    if (w->claim)
+        chat_map_remove(&b->claims, &b->alloc, w);
 }
 
 void chat_wait_discard(chat_broker *b, chat_peer *p)
@@ -110,6 +113,10 @@ void chat_wait_discard(chat_broker *b, chat_peer *p)
     chat_wait *w = p->wait;
     if (!w)
         return;
+    /* A name claimed for a user who left may be granted all the same:
+     * give it back, whatever the answer was to be. */
+    if (w->pending && w->claim)
+        chat_bus_release(b, w->claim_name);
     stop_waiting(b, w);
     for (uint32_t i = 0; i < w->held_count; i++)
         chat_msg_unref(&b->alloc, w->held[(w->held_head + i) % w->held_cap]);
@@ -151,13 +158,102 @@ int chat_broker_filter_resume(chat_broker *b, uint64_t token,
     set_key(&probe, token);
     memcpy(key, probe.key, sizeof(key));
     chat_wait *w = chat_map_find(&b->waits, key);
-    if (!w)
+    if (!w || w->claim)
         return CHAT_ERR_NOT_FOUND;
     b->now = now_ms;
     stop_waiting(b, w);
     chat_message_resume(b, w, verdict, text, len);
     if (!chat_peer_done(w->peer))
         run_held(b, w);
+    chat_broker_settle(b);
+    return CHAT_OK;
+}
+
+/* ---- name claims (cluster mode) ------------------------------------------ */
+
+int chat_claim_pending(chat_broker *b, const char *key)
+{
+    return chat_map_find(&b->claims, key) != NULL;
+}
+
+int chat_claim_start(chat_broker *b, chat_peer *p, enum chat_claim_for why,
+                     const char *name, size_t len, int plain)
+{
+    chat_wait *w = wait_of(b, p);
+    if (!w)
+        return -1;
+    set_key(w, ++b->next_token);
+    memcpy(w->claim_name, name, len);
+    w->claim_name[len] = '\0';
+    chat_fold(w->claim_key, name, len);
+    if (chat_map_insert(&b->waits, &b->alloc, w))
+        return -1;
+    if (chat_map_insert(&b->claims, &b->alloc, w)) {
+        chat_map_remove(&b->waits, &b->alloc, w);
+        return -1;
+    }
+    w->claim = (uint8_t)why;
+    w->claim_plain = (uint8_t)plain;
+    w->pending = 1;
+    schedule(b, w, b->opt.claim_ms);
+    chat_bus_claim(b, w->token, w->claim_name,
+                   why == CHAT_CLAIM_RENAME ? p->name : NULL);
+    return 0;
+}
+
+/* The claim of w is answered (or decided here): p gets the name, or is
+ * told it is taken, or (a random name) tries another; then the lines
+ * that waited behind it run. */
+static void claim_finish(chat_broker *b, chat_wait *w, int granted)
+{
+    chat_peer *p = w->peer;
+    enum chat_claim_for why = (enum chat_claim_for)w->claim;
+    char name[CHAT_NAME_MAX + 1];
+    size_t len = strlen(w->claim_name);
+    int plain = w->claim_plain;
+
+    memcpy(name, w->claim_name, len + 1);
+    stop_waiting(b, w);
+    w->claim = 0;
+    /* A peer whose close was decided in this same operation (a timeout
+     * in the same tick) gets nothing: naming it would pull it off the
+     * doomed list. Its close gives the name back. */
+    if (chat_peer_done(p)) {
+        chat_bus_release(b, name);
+        return;
+    }
+    if (granted && why == CHAT_CLAIM_RENAME)
+        chat_peer_renamed(b, p, name, len);
+    else if (granted)
+        chat_peer_named(b, p, name, len, plain);
+    else if (why == CHAT_CLAIM_RANDOM)
+        chat_peer_random_name(b, p); /* claims another */
+    else
+        chat_peer_text(b, p, CHAT_T_NAME_TAKEN, &(chat_targs){.o = name});
+    if (!chat_peer_done(p) && p->wait == w)
+        run_held(b, w);
+}
+
+/* No answer in time: decide here, with what this node knows. */
+static void claim_late(chat_broker *b, chat_wait *w)
+{
+    int taken = chat_map_find(&b->names, w->claim_key) != NULL ||
+                chat_map_find(&b->remote, w->claim_key) != NULL;
+    claim_finish(b, w, !taken);
+}
+
+int chat_broker_claim_done(chat_broker *b, uint64_t token, int granted,
+                           uint64_t now_ms)
+{
+    chat_wait probe;
+    if (!chat_clustered(&b->bus))
+        return CHAT_ERR_STATE;
+    set_key(&probe, token);
+    chat_wait *w = chat_map_find(&b->waits, probe.key);
+    if (!w || !w->claim)
+        return CHAT_ERR_NOT_FOUND;
+    b->now = now_ms;
+    claim_finish(b, w, granted);
     chat_broker_settle(b);
     return CHAT_OK;
 }
@@ -169,6 +265,10 @@ void chat_waits_expire(chat_broker *b, uint64_t now_ms)
         chat_wait *w = CHAT_CONTAINER(l, chat_wait, link);
         if (w->due > now_ms)
             break;
+        if (w->claim) {
+            claim_late(b, w);
+            continue;
+        }
         stop_waiting(b, w);
         b->stats.filtered++;
         chat_peer_text(b, w->peer, CHAT_T_FILTER_LATE, NULL);

@@ -24,6 +24,11 @@ typedef struct chat_wait {
     uint8_t eof;              /* the input ended behind it: close the peer
                                  once the message and held lines are done */
     uint8_t kind;             /* chat_msg_kind of the waiting message */
+    uint8_t claim;            /* non-zero: what waits is a name claim
+                                 (enum chat_claim_for), not a message */
+    uint8_t claim_plain;      /* the claimed name is a generator pair */
+    char claim_key[CHAT_NAME_MAX + 1];  /* folded: the claims map key */
+    char claim_name[CHAT_NAME_MAX + 1]; /* as it will be shown */
     uint32_t next_filter;     /* the filter chain goes on from here */
     uint16_t names_len, text_len;
     char names[CHAT_MAX_LINE + 1]; /* DIRECT: the recipients as typed */
@@ -51,6 +56,22 @@ void chat_wait_hold_eof(struct chat_peer *p);
 
 /* Drop what p waits for and holds (p is closing). */
 void chat_wait_discard(struct chat_broker *b, struct chat_peer *p);
+
+/* Why a peer claims a name (cluster mode). */
+enum chat_claim_for {
+    CHAT_CLAIM_LOGIN = 1, /* its login line */
+    CHAT_CLAIM_RENAME,    /* /name */
+    CHAT_CLAIM_RANDOM,    /* a generated name at joining */
+};
+
+/* p claims name (valid, free as far as this node knows) for why: a CLAIM
+ * event, and p waits. Returns 0, or -1 without memory (p is closed). */
+int chat_claim_start(struct chat_broker *b, struct chat_peer *p,
+                     enum chat_claim_for why, const char *name, size_t len,
+                     int plain);
+
+/* Non-zero if a local claim for the folded key is waiting. */
+int chat_claim_pending(struct chat_broker *b, const char *key);
 
 /* Answers later than their deadline: drop each message, tell its sender,
  * run what it held. */

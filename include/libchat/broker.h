@@ -64,6 +64,8 @@ typedef enum chat_option {
     CHAT_OPT_RESERVED_PEERS,   /* slots of CHAT_OPT_MAX_PEERS the caller holds
                                   for connections not joined yet (an HTTP
                                   request, a TLS handshake). 0 */
+    CHAT_OPT_CLAIM_TIMEOUT_MS, /* cluster mode: a name claim's answer; past it
+                                  the node decides alone. 5000 */
 } chat_option;
 
 /*

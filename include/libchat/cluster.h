@@ -38,6 +38,12 @@ typedef enum chat_event_kind {
     CHAT_EVENT_SUBSCRIBE,   /* this node has members in room target now:
                                deliver that room's channel */
     CHAT_EVENT_UNSUBSCRIBE, /* it has none there any more */
+    CHAT_EVENT_CLAIM,       /* a user here wants name target: grant it if no
+                               other node holds it (data/len: the name it
+                               gives up in the same atomic step, for a
+                               rename, else len 0), then answer with
+                               chat_broker_claim_done(token) */
+    CHAT_EVENT_RELEASE,     /* name target is free again */
 } chat_event_kind;
 
 typedef struct chat_event {
@@ -49,6 +55,7 @@ typedef struct chat_event {
     int history;            /* PUBLISH: a chat line the room keeps: append
                                it to the room's history in the same atomic
                                step that publishes it */
+    uint64_t token;         /* CLAIM: names it in chat_broker_claim_done */
 } chat_event;
 
 /*
@@ -71,6 +78,19 @@ CHAT_EXTERN int chat_broker_next_event(chat_broker *b, chat_event *ev);
  */
 CHAT_EXTERN int chat_broker_remote(chat_broker *b, const void *data,
                                    size_t len, uint64_t now_ms);
+
+/*
+ * The answer to a CLAIM event: granted non-zero if the name is this
+ * node's now. The user waiting for it (its later lines held, in order)
+ * gets it, or "{name} is already taken" (a login or /name), or another
+ * random name is tried. An answer that does not come within
+ * CHAT_OPT_CLAIM_TIMEOUT_MS is decided here alone, as if granted when no
+ * user known here holds the name (doc/cluster.md, "Failure"). Errors:
+ * CHAT_ERR_NOT_FOUND (no such claim waits: answered, timed out, or the
+ * user left), CHAT_ERR_STATE if cluster mode is off.
+ */
+CHAT_EXTERN int chat_broker_claim_done(chat_broker *b, uint64_t token,
+                                       int granted, uint64_t now_ms);
 
 /*
  * Node node_id is gone (its lease ran out, and this node is the one that
