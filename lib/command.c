@@ -123,8 +123,9 @@ static void cmd_name(chat_broker *b, chat_peer *p, args *a)
         chat_peer_text(b, p, CHAT_T_NAME_INVALID, NULL);
         return;
     }
-    chat_peer *other = find_user(b, a->rest, a->rest_len);
-    if (other != p && name_in_use(b, a->rest, a->rest_len)) {
+    /* p's own name, in this spelling or another: not a new name. */
+    int own = chat_word_eq(a->rest, a->rest_len, p->name);
+    if (!own && name_in_use(b, a->rest, a->rest_len)) {
         chat_peer_text(b, p, CHAT_T_NAME_TAKEN, &(chat_targs){.o = a->rest});
         return;
     }
@@ -134,7 +135,7 @@ static void cmd_name(chat_broker *b, chat_peer *p, args *a)
     }
     /* A new name is the cluster's to grant; a new spelling of one's own
      * is not a new name. */
-    if (chat_clustered(&b->bus) && other != p) {
+    if (chat_clustered(&b->bus) && !own) {
         if (chat_claim_start(b, p, CHAT_CLAIM_RENAME, a->rest, a->rest_len, 0))
             chat_peer_nomem(b, p);
         return;
