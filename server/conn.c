@@ -54,8 +54,19 @@ static int set_linger_timeout(struct chatd_conn *c)
     return event_add(c->read_ev, c->srv->linger_tv);
 }
 
+static void on_readable(evutil_socket_t fd, short what, void *arg);
+
 int chatd_conn_watch(struct chatd_conn *c, const struct timeval *tv)
 {
+    /* A persistent event keeps the last timeout it was added with, and
+     * libevent re-arms it each time the event fires, even after
+     * event_del() and event_add(ev, NULL): a handshake's or a request's
+     * deadline would cut the user that long after each later read. No
+     * timeout means a fresh event. */
+    if (!tv && (event_del(c->read_ev) != 0 ||
+                event_assign(c->read_ev, c->srv->base, c->fd,
+                             EV_READ | EV_PERSIST, on_readable, c) != 0))
+        return -1;
     return event_add(c->read_ev, tv);
 }
 
@@ -473,9 +484,6 @@ static void handshake_done(struct chatd_conn *c)
 {
     c->handshaking = 0;
     c->until_ms = 0;
-    /* The handshake's deadline ends with it: re-adding the read event with
-     * no timeout would keep this one (libevent), and cut the user later. */
-    event_del(c->read_ev);
     release_slot(c); /* a chat peer or an HTTP request counts itself */
     log_debug("%s: %s, %s", c->addr, chatd_tls_version(c->tls),
               chatd_tls_cipher(c->tls));
