@@ -4,24 +4,32 @@
 A benchmark, not a test: it prints figures and asserts nothing.
 
     bench/flood-rss.py [--build DIR] [--transports tcp,ws,tls,wss] [--flood S]
-                       [--big-clients N] [--out DIR]
+                       [--big-clients N,...] [--chatd-args ARGS]
 
 For each transport (tcp://, the WebSocket at http:///ws, tls://, wss at
-https:///ws), on a fresh chatd each time (--rate 0, everything else default:
---high-water 1M, --write-timeout 30):
+https:///ws), on a fresh chatd each time (--rate 0 and --chatd-args, everything else
+default: --high-water 1M, --write-timeout 30):
 
   stall  one client joins room1 with a 4 KiB receive buffer and never reads
          again, while chat-bench (--ack server, its senders paced by their
          own echo, so at full speed) floods room1 with 64-byte lines for
          --flood seconds; one more client, over TCP, reads everything.
          chatd's VmRSS is sampled every 20 ms: before, peak during, and after
-         the flood; /metrics says what happened to the staller (its queued
-         bytes, lines dropped as a slow consumer, its disconnect).
+         the flood; /metrics says what happened to the staller (still
+         connected or not, its queued bytes, lines dropped as a slow
+         consumer) and which disconnects chatd counted besides the
+         flooders' own EOFs.
   big    N clients (--big-clients, default 1 then 10) each send one 2 MiB
          message at once: TCP and TLS one 2 MiB line, WebSocket one 2 MiB
          text frame (and, as "ws-frag", 2 MiB in 512 fragments of 4 KiB).
          Peak VmRSS growth, whether each got "Messages can only be 400 bytes
          long" and whether its connection still chats afterwards.
+
+--chatd-args defaults to an hour of --http-timeout and --tls-handshake-timeout:
+at commit b7ea0a5 chatd's read event keeps the HTTP or handshake timeout after
+the upgrade or handshake (libevent re-arms a persistent event's last timeout),
+so a ws/tls user quiet for 5 s after its last input is cut ("timed out");
+pass --chatd-args '' to see that.
 
 Needs python3 (stdlib only), the openssl command (a throwaway certificate
 for tls:// and https://) and the tree built (chatd, chat-bench): meson
@@ -74,7 +82,7 @@ class Sampler(threading.Thread):
 class Chatd:
     """A fresh chatd with tcp://, http:// and (with certs) tls://, https://."""
 
-    def __init__(self, chatd, certs, extra=()):
+    def __init__(self, chatd, certs, extra):
         args = [chatd, "--rate", "0",
                 "--listen", "tcp://127.0.0.1:0", "--listen", "http://127.0.0.1:0"]
         if certs:
@@ -238,7 +246,7 @@ def mib(kib):
 
 def stall(args, certs, transport):
     """One non-reader on transport while chat-bench floods its room."""
-    d = Chatd(args.chatd, certs)
+    d = Chatd(args.chatd, certs, args.chatd_args.split())
     try:
         staller = Client(transport, d.port(transport), rcvbuf=4096)
         staller.send(b"/join room1")
@@ -265,20 +273,26 @@ def stall(args, certs, transport):
         lines = re.search(r'"receiver_deliveries":\s*(\d+)', bench.stdout)
         slow = sum(v for k, v in m.items()
                    if k.startswith("chatd_lines_dropped_total") and "slow" in k)
-        cut = sum(v for k, v in m.items()
-                  if k.startswith("chatd_disconnects_total") and ("slow" in k or "write" in k))
+        # Left open once chat-bench is gone: the staller, and the /metrics
+        # request itself (http).
+        alive = sum(v for k, v in m.items() if k.startswith("chatd_connections_open")
+                    and 'transport="http"' not in k and 'transport="https"' not in k)
+        reasons = ", ".join("%s %.0f" % (re.search(r'reason="([^"]*)"', k).group(1), v)
+                            for k, v in sorted(m.items())
+                            if k.startswith("chatd_disconnects_total") and v
+                            and 'reason="eof"' not in k and 'reason="served"' not in k)
         staller.close()
         return {"transport": transport, "base": base, "peak": sam.peak, "after": after,
                 "delivered": int(lines.group(1)) if lines else 0, "flood_s": flood_s,
                 "queued": m.get("chatd_output_queued_bytes", 0), "slow_drops": slow,
-                "cut": cut}
+                "alive": alive, "reasons": reasons or "none"}
     finally:
         d.stop()
 
 
 def big(args, certs, transport, n):
     """n clients on transport each send one 2 MiB message at once."""
-    d = Chatd(args.chatd, certs)
+    d = Chatd(args.chatd, certs, args.chatd_args.split())
     try:
         clients = [Client(transport, d.port(transport)) for _ in range(n)]
         time.sleep(0.3)
@@ -327,6 +341,7 @@ def main():
     ap.add_argument("--transports", default="tcp,ws,tls,wss")
     ap.add_argument("--flood", type=float, default=10)
     ap.add_argument("--big-clients", default="1,10")
+    ap.add_argument("--chatd-args", default="--http-timeout 3600 --tls-handshake-timeout 3600")
     args = ap.parse_args()
     args.chatd = os.path.join(args.build, "server", "chatd")
     args.bench = os.path.join(args.build, "bench", "chat-bench")
@@ -343,11 +358,13 @@ def main():
             certs = make_certs(tmp)
 
         print(f"A client that stops reading while room1 is flooded for {args.flood:g} s "
-              "(chatd --rate 0, --high-water 1M, --write-timeout 30); chatd's VmRSS in MiB:")
+              f"(chatd --rate 0 {args.chatd_args}; --high-water 1M, --write-timeout 30); "
+              "chatd's VmRSS in MiB:")
         print()
         print("| transport | before | peak | peak - before | after | lines delivered to the readers "
-              "| lines dropped (slow) | staller cut | queued at the end |")
-        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+              "| lines dropped (slow) | staller still connected | queued at the end "
+              "| other disconnects |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
         for t in transports:
             if t == "ws-frag":
                 continue
@@ -357,7 +374,8 @@ def main():
                 continue
             print(f"| {t} | {mib(r['base'])} | {mib(r['peak'])} | **{mib(r['peak'] - r['base'])}** "
                   f"| {mib(r['after'])} | {r['delivered'] / 1e6:.1f} M in {r['flood_s']:.0f} s "
-                  f"| {r['slow_drops']:.0f} | {r['cut']:.0f} | {r['queued'] / 1024:.0f} KiB |",
+                  f"| {r['slow_drops']:.0f} | {'yes' if r['alive'] else 'no'} "
+                  f"| {r['queued'] / 1024:.0f} KiB | {r['reasons']} |",
                   flush=True)
         print()
         print("Clients that each send one 2 MiB message at once; chatd's VmRSS in MiB:")
