@@ -22,6 +22,7 @@ PACKAGES=(
     clang-tidy cppcheck
     # real third-party clients and servers the tests drive
     prometheus python3-websocket python3-websockets socat redis-server
+    sslscan # what chatd's TLS listener accepts (tests/tlsd/tls_policy.py)
     chromium nodejs
     # npm: a package of its own with Debian's nodejs; NodeSource's nodejs
     # has it built in and conflicts with that package.
