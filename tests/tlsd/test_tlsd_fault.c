@@ -95,8 +95,9 @@ static void echoes(client *c, const char *text)
     EXPECT(c, "%s: %s", c->name, text);
 }
 
-/* Wait until chatd holds want descriptors (sockets it closed are gone). */
-static void fds_back_to(int want, const char *what)
+/* Wait until chatd holds want descriptors: the connections it was to
+ * accept are accepted, the sockets it was to close are closed. */
+static void fds_reach(int want, const char *what)
 {
     long long deadline = now_ms() + DEFAULT_WAIT_MS;
     int n;
@@ -178,11 +179,14 @@ enum reset_point {
     RESET_ANSWERED,   /* the server's first flight received */
 };
 
-static void reset_at(enum reset_point at)
+/* (chatd held fds descriptors before.) */
+static void reset_at(enum reset_point at, int fds)
 {
     unsigned char hello[2048];
     size_t len = client_hello(hello, sizeof hello);
     client *c = raw();
+
+    fds_reach(fds + 1, "a connection to reset"); /* accepted */
 
     if (at == RESET_HALF_HELLO)
         CHECK(client_send_bytes(c, hello, len / 2) == 0, "send failed");
@@ -200,7 +204,7 @@ static void reset_at(enum reset_point at)
         CHECK(c->len > 5 && (unsigned char)c->buf[0] == 0x16,
               "no ServerHello (%zu bytes)", c->len);
     } else {
-        sleep_ms(100); /* let chatd start on it */
+        sleep_ms(100); /* let chatd read what was sent */
     }
     client_reset(c);
 }
@@ -230,8 +234,8 @@ CHAT_CASE(resets_mid_handshake)
         enum reset_point at = (enum reset_point)(i % 4);
         char what[64];
         snprintf(what, sizeof what, "a reset after %s", names[at]);
-        reset_at(at);
-        fds_back_to(fds, what);
+        reset_at(at, fds);
+        fds_reach(fds, what);
         tls_gets_in(what);
         tls_send(u, "after %s", what);
         TLS_EXPECT(u, "%s: after %s", u->name, what);
@@ -413,7 +417,7 @@ CHAT_CASE(thousand_handshakes)
     static int idx[1000];
     client *stalled[CAP];
     struct rlimit rl;
-    int n = 1000, served = 0, refusals = 0, rounds = 0;
+    int n = 1000, served = 0, refusals = 0, rounds = 0, fds;
     long long t0, deadline, next_talk;
     client *a, *b;
     SSL_CTX *ctx;
@@ -486,11 +490,13 @@ CHAT_CASE(thousand_handshakes)
     say_heard(b, "after the storm", a);
 
     /* The cap, exactly, and nothing left counted from the storm. */
+    fds = chatd_fds(&srv);
     stall(stalled, CAP - 1);
-    sleep_ms(200 * harness_slowdown()); /* chatd has accepted them */
+    fds_reach(fds + CAP - 1, "63 stalled handshakes");
     tls_gets_in("63 handshakes in progress");
+    fds_reach(fds + CAP - 1, "the 64th handshake gone");
     stalled[CAP - 1] = raw();
-    sleep_ms(200 * harness_slowdown());
+    fds_reach(fds + CAP, "64 stalled handshakes");
     {
         const char *why = "";
         tls_user *u = tls_connect(tls_port, 0, &why);
@@ -552,13 +558,15 @@ CHAT_CASE(handshakes_hold_slots)
                           "--tls-handshake-timeout", secs(timeout), NULL};
     unsigned char hello[2048];
     size_t len;
+    int fds;
     client *t, *silent, *x;
 
     tls_start(args);
     len = client_hello(hello, sizeof hello);
     t = join();
+    fds = chatd_fds(&srv);
     silent = raw();
-    sleep_ms(100 * harness_slowdown());
+    fds_reach(fds + 1, "the silent connection");
     x = connect_client();
     EXPECT(x, "Server is full, try again later");
     expect_eof(x);
@@ -669,7 +677,7 @@ CHAT_CASE(non_reader_cut)
     CHECK(cut, "'%s' never came", left);
     snprintf(why, sizeof why, "(%s) disconnected: write-timeout", stuck->name);
     wait_log(why, 1, 2000);
-    fds_back_to(fds, "the cut non-reader");
+    fds_reach(fds, "the cut non-reader");
     n = tls_join();
     TLS_EXPECT(f, "%s joined main", n->name);
     tls_said(n, f, "a seat was free");
