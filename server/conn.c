@@ -171,13 +171,14 @@ void chatd_conns_stop(struct chatd_server *srv)
 {
     struct chatd_conn *c = srv->conns, *next;
 
-    /* A request still arriving has nothing to be delivered: it must not
-     * hold a shutdown for its grace period. Answers being written and
-     * chat peers finish on their own. */
+    /* A request still arriving, or a TLS handshake in progress, has
+     * nothing to be delivered: it must not hold a shutdown for its grace
+     * period. Answers being written and chat peers finish on their own. */
     for (; c; c = next) {
         next = c->next;
-        if (c->proto == CHATD_PROTO_HTTP && !c->lingering &&
-            chatd_http_reading(c)) {
+        if (c->handshaking ||
+            (c->proto == CHATD_PROTO_HTTP && !c->lingering &&
+             chatd_http_reading(c))) {
             c->disc = CHATD_DISC_HANDSHAKE;
             close_conn(c, "shutting down");
         }
