@@ -839,6 +839,54 @@ CHAT_CASE(close_notify)
 }
 END_TEST
 
+/*
+ * A handshake in progress has nothing to be delivered, so it must not hold
+ * a shutdown (as a request still arriving on http:// does not): with a
+ * silent connection and a half-sent ClientHello on the tls:// and https://
+ * ports, and 30 s for both the handshakes and the grace period, SIGTERM
+ * ends chatd as soon as the TLS user has its last line; the handshakes are
+ * closed without a byte.
+ */
+CHAT_CASE(sigterm_does_not_wait_for_handshakes)
+{
+    const char *args[] = {"--listen", "https://127.0.0.1:0",
+                          "--tls-handshake-timeout", "30",
+                          "--shutdown-grace", "30", NULL};
+    unsigned char hello[2048];
+    size_t len;
+    int fds, https;
+    client *h[4];
+    tls_user *u;
+    long long t0;
+
+    tls_start(args);
+    https = listen_port(&srv, "https");
+    len = client_hello(hello, sizeof hello);
+    u = tls_join();
+    fds = chatd_fds(&srv);
+    for (int i = 0; i < 4; i++) {
+        h[i] = client_connect(i % 2 ? https : tls_port, 0);
+        CHECK(h[i] != NULL, "connect: %s", strerror(errno));
+        if (i >= 2)
+            CHECK(client_send_bytes(h[i], hello, len / 2) == 0, "send");
+    }
+    fds_reach(fds + 4, "four handshakes in progress");
+    t0 = now_ms();
+    chatd_signal(&srv, SIGTERM);
+    TLS_EXPECT(u, "Server shutting down...");
+    tls_expect_eof(u);
+    tls_close(u); /* chatd need not linger for it */
+    for (int i = 0; i < 4; i++)
+        closed_silently(h[i], i % 2 ? "https://, mid-handshake"
+                                    : "tls://, mid-handshake");
+    expect_exit_0();
+    fprintf(stderr, "chatd exited %lld ms after SIGTERM\n", now_ms() - t0);
+    CHECK(now_ms() - t0 < 20000, "the handshakes held the shutdown");
+    for (int i = 0; i < 4; i++)
+        client_close(h[i]);
+}
+END_TEST
+
 /* ---- runner -------------------------------------------------------------- */
 
 /* CHAT_CASES: the CHAT_CASE lines above, as meson read them. */
