@@ -199,13 +199,13 @@ void chatd_conn_discard(struct chatd_conn *c)
  */
 void chatd_conn_finish(struct chatd_conn *c, const char *why)
 {
+    if (c->tls)
+        (void)chatd_tls_shutdown(c->tls); /* close_notify, best effort */
     if (c->eof) {
         close_conn(c, why);
         return;
     }
     release_peer(c, why);
-    if (c->tls)
-        (void)chatd_tls_shutdown(c->tls); /* close_notify, best effort */
     if (shutdown(c->fd, SHUT_WR) != 0) {
         free_conn(c);
         return;
