@@ -814,11 +814,14 @@ END_TEST
 /*
  * The end of a TLS session is TLS's own: after /quit's "Bye!" and after
  * SIGTERM's "Server shutting down...", the client reads close_notify, not
- * just the socket's end (which a truncation attack could fake).
+ * just the socket's end (which a truncation attack could fake). A client
+ * that ends its side with close_notify, or with a bare TCP half-close (no
+ * close_notify: just gone, as on plain TCP), has its last line said and
+ * read back, the room told it left, then close_notify.
  */
 CHAT_CASE(close_notify)
 {
-    tls_user *q, *s;
+    tls_user *q, *s, *n, *h;
 
     tls_start(NULL);
     q = tls_join();
@@ -829,6 +832,29 @@ CHAT_CASE(close_notify)
     tls_expect_eof(q);
     CHECK(q->notify, "no close_notify after Bye!");
     TLS_EXPECT(s, "%s left main", q->name);
+
+    n = tls_join();
+    h = tls_join();
+    TLS_EXPECT(s, "%s joined main", n->name);
+    TLS_EXPECT(s, "%s joined main", h->name);
+    TLS_EXPECT(n, "%s joined main", h->name);
+    tls_send(n, "notify and go");
+    CHECK(SSL_shutdown(n->ssl) == 0, "close_notify not sent");
+    TLS_EXPECT(n, "%s: notify and go", n->name);
+    tls_expect_eof(n);
+    CHECK(n->notify, "no close_notify after the client's");
+    TLS_EXPECT(h, "%s: notify and go", n->name);
+    TLS_EXPECT(h, "%s left main", n->name);
+    tls_send(h, "half-close and go");
+    CHECK(shutdown(h->io.fd, SHUT_WR) == 0, "shutdown: %s", strerror(errno));
+    TLS_EXPECT(h, "%s: half-close and go", h->name);
+    tls_expect_eof(h);
+    CHECK(h->notify, "no close_notify after a bare half-close");
+    TLS_EXPECT(s, "%s: notify and go", n->name);
+    TLS_EXPECT(s, "%s left main", n->name);
+    TLS_EXPECT(s, "%s: half-close and go", h->name);
+    TLS_EXPECT(s, "%s left main", h->name);
+
     chatd_signal(&srv, SIGTERM);
     TLS_EXPECT(s, "Server shutting down...");
     tls_expect_eof(s);
@@ -836,6 +862,8 @@ CHAT_CASE(close_notify)
     expect_exit_0();
     tls_close(q);
     tls_close(s);
+    tls_close(n);
+    tls_close(h);
 }
 END_TEST
 
