@@ -130,6 +130,44 @@ def test_s_client_socat_and_telnet_share_a_room(prog, chatd):
             d.stop()
 
 
+def test_dialect_over_tls(prog, chatd):
+    """A tls:// listener speaks its ?dialect= as a tcp:// one does: chatd
+    logs it with its real port, and s_client there is an a-chat user (a
+    name first, then `name: message`) who exchanges direct messages with a
+    TCP user and leaves with /quit."""
+    need("openssl")
+    with Certs() as certs:
+        d = e2e.Chatd(chatd, "--listen", "tls://127.0.0.1:0?dialect=a-chat",
+                      "--tls-cert", certs.path("server.pem"),
+                      "--tls-key", certs.path("server.key"))
+        users = []
+        try:
+            port = listen_port(d, "tls")
+            check(b"listening on tls://127.0.0.1:%d?dialect=a-chat\n" % port
+                  in d.text(), "the listener's line: %s" % d.log_text())
+            t = SocketUser(d.port)
+            users.append(t)
+            t.greet("bob")
+            a = s_client(certs, port)
+            users.append(a)
+            a.send("alice")
+            t.expect("alice joined main")
+            a.send("bob: hello over tls")
+            t.expect("from alice: hello over tls")
+            t.send("/msg alice hi")
+            t.expect("to alice: hi")
+            a.expect("from bob: hi")
+            a.send("/quit")
+            a.expect("Bye!")
+            check(a.wait() == 0, "s_client: %s" % a.err())
+            t.expect("alice left main")
+            verified(a)
+        finally:
+            for u in users:
+                u.close()
+            d.stop()
+
+
 def fetch(url, certs):
     """GET url over https (the test CA trusted): (status, body)."""
     with urllib.request.urlopen(url, timeout=WAIT,
