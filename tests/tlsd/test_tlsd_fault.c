@@ -247,6 +247,42 @@ CHAT_CASE(resets_mid_handshake)
 END_TEST
 
 /*
+ * Clients that do not trust chatd's certificate (they know only another
+ * CA, self.pem) abort the handshake with an alert, over TLS 1.3 and 1.2:
+ * chatd logs the client's reason and gives the place back (a TLS user
+ * gets in after each, --tls-handshakes 1).
+ */
+CHAT_CASE(client_rejects_the_certificate)
+{
+    const char *args[] = {"-v", "--tls-handshakes", "1", NULL};
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+    tls_start(args);
+    CHECK(ctx && SSL_CTX_load_verify_locations(ctx, cert_path("self.pem"),
+                                               NULL) == 1, "client context");
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    for (int v = 0; v < 2; v++) {
+        struct timeval tv = {DEFAULT_WAIT_MS / 1000, 0};
+        client *c = raw();
+        SSL *s = SSL_new(ctx);
+        setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        SSL_set_max_proto_version(s, v ? TLS1_2_VERSION : TLS1_3_VERSION);
+        SSL_set_fd(s, c->fd);
+        CHECK(SSL_connect(s) != 1 &&
+              SSL_get_verify_result(s) != X509_V_OK,
+              "a client of another CA accepted chatd's certificate");
+        SSL_free(s);
+        ERR_clear_error();
+        client_close(c);
+        wait_log("TLS handshake failed: tlsv1 alert unknown ca", v + 1,
+                 2000);
+        tls_gets_in("a client that rejected the certificate");
+    }
+    SSL_CTX_free(ctx);
+}
+END_TEST
+
+/*
  * What is not TLS, on the TLS port: a telnet user's line, an HTTP request,
  * binary garbage, a record header that lies about its length, an SSLv2
  * hello. Each is closed at once (well before the 30 s handshake deadline)
