@@ -25,11 +25,9 @@ default: --high-water 1M, --write-timeout 30):
          Peak VmRSS growth, whether each got "Messages can only be 400 bytes
          long" and whether its connection still chats afterwards.
 
---chatd-args defaults to an hour of --http-timeout and --tls-handshake-timeout:
-at commit b7ea0a5 chatd's read event keeps the HTTP or handshake timeout after
-the upgrade or handshake (libevent re-arms a persistent event's last timeout),
-so a ws/tls user quiet for 5 s after its last input is cut ("timed out");
-pass --chatd-args '' to see that.
+--chatd-args: more chatd flags. A chatd older than f40befe/dfbae95 cut a ws or
+tls user --http-timeout/--tls-handshake-timeout (5 s) after its last input;
+run one with --chatd-args '--http-timeout 3600 --tls-handshake-timeout 3600'.
 
 Needs python3 (stdlib only), the openssl command (a throwaway certificate
 for tls:// and https://) and the tree built (chatd, chat-bench): meson
@@ -341,7 +339,7 @@ def main():
     ap.add_argument("--transports", default="tcp,ws,tls,wss")
     ap.add_argument("--flood", type=float, default=10)
     ap.add_argument("--big-clients", default="1,10")
-    ap.add_argument("--chatd-args", default="--http-timeout 3600 --tls-handshake-timeout 3600")
+    ap.add_argument("--chatd-args", default="")
     args = ap.parse_args()
     args.chatd = os.path.join(args.build, "server", "chatd")
     args.bench = os.path.join(args.build, "bench", "chat-bench")
@@ -358,7 +356,7 @@ def main():
             certs = make_certs(tmp)
 
         print(f"A client that stops reading while room1 is flooded for {args.flood:g} s "
-              f"(chatd --rate 0 {args.chatd_args}; --high-water 1M, --write-timeout 30); "
+              f"(chatd --rate 0 {args.chatd_args}".rstrip() + "; --high-water 1M, --write-timeout 30); "
               "chatd's VmRSS in MiB:")
         print()
         print("| transport | before | peak | peak - before | after | lines delivered to the readers "

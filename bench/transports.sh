@@ -18,12 +18,11 @@
 #   redis      redis-server, the harness's peers/redis.conf  (--proto redis)
 #   redis-tls  the same with --port 0 --tls-port P            (--proto redis --tls)
 #   socketio   node peers/socketio-server.js, one node        (--proto socketio)
-# chatd runs with --chatd-args (default: --rate 0, and an hour for
-# --http-timeout and --tls-handshake-timeout: at commit be6f8c5 chatd's read
-# event keeps the HTTP or handshake timeout after the upgrade or handshake, so a
-# ws/tls user quiet for 5 s after its last input was cut, "timed out";
-# doc/performance.md, WebSocket). TLS targets use a throwaway CA and a certificate
-# for IP 127.0.0.1 made here; the generator verifies both.
+# chatd runs with --chatd-args (default --rate 0; a chatd older than
+# f40befe/dfbae95 needs '--rate 0 --http-timeout 3600 --tls-handshake-timeout
+# 3600', or its ws/tls users are cut 5 s after their last input). TLS
+# targets use a throwaway CA and a certificate for IP 127.0.0.1 made here;
+# the generator verifies both.
 #
 # 1. Fan-out: R=100 receivers and 4 senders in one room, window 16, 64 B,
 #    --duration s per run. Each rep runs every target once, the order
@@ -36,7 +35,9 @@
 #    server's VmRSS growth per connection (chatbench --scenario conns).
 #
 # Every run reports how much CPU other processes took (other%): the machine
-# is shared. Needs the harness's build deps (libevent-dev libssl-dev
+# is shared. Another server's leftovers count there too: at 9a6e6f9 chatd
+# spins on tls:// connections whose client left with output queued, for
+# --write-timeout (doc/performance.md, TLS). Needs the harness's build deps (libevent-dev libssl-dev
 # pkg-config), redis-server, openssl, and for socketio node with
 # socket.io@~4.8 in /tmp/chatbench-node (run-peers.sh --peers socketio
 # installs it; see ../shared/bench/README.md).
@@ -49,7 +50,7 @@ REPS=5 DURATION=8 CONNS=10000
 TARGETS="chatd chatd-ws socketio chatd-tls redis-tls chatd-wss redis"
 CONNS_TARGETS="chatd chatd-ws chatd-tls redis-tls"
 NODE_DIR=/tmp/chatbench-node
-CHATD_ARGS="--rate 0 --http-timeout 3600 --tls-handshake-timeout 3600"
+CHATD_ARGS="--rate 0"
 OUT=/tmp/libchat-transports.$(date +%Y%m%d-%H%M%S)
 TABLE_ONLY=0
 
