@@ -144,7 +144,11 @@ ssize_t chatd_conn_send(struct chatd_conn *c, const void *data, size_t len)
     ssize_t n = chatd_tls_write(c->tls, data, len);
     if (n >= 0)
         return n;
-    errno = n == CHATD_TLS_ERROR ? EPROTO : EAGAIN;
+    /* Only a WANT is "try again": after the client's EOF a write fails as
+     * EOF, and a dead socket taken for a full one would be retried every
+     * pass until the write timeout (doc/performance.md, TLS). */
+    errno = n == CHATD_TLS_WANT_WRITE || n == CHATD_TLS_WANT_READ ? EAGAIN
+                                                                  : EPIPE;
     return -1;
 }
 
