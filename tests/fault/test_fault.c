@@ -510,36 +510,6 @@ static void expect_slot_given_back(client *cut)
           "the cut connection was not closed");
 }
 
-/* s sends bursts of 16 lines of 301 bytes, each once the last one came
- * back (so s itself never falls behind and has nothing dropped), until
- * "{who} left main" arrives or the wait runs out. */
-static void flood_until_left(client *s, const char *who)
-{
-    enum { LINES = 16, LEN = 302 };
-    static char burst[LINES * LEN];
-    char left[128], mine[80];
-    long long until = now_ms() + 4LL * DEFAULT_WAIT_MS;
-    const char *line;
-
-    for (size_t i = 0; i < sizeof burst; i++)
-        burst[i] = i % LEN == LEN - 1 ? '\n' : 'x';
-    snprintf(left, sizeof left, "%s left main", who);
-    snprintf(mine, sizeof mine, "%s: ", s->name);
-    while (now_ms() < until) {
-        int back = 0;
-
-        CHECK(client_send_bytes(s, burst, sizeof burst) == 0, "send: %s",
-              strerror(errno));
-        while (back < LINES && (line = client_line(s, DEFAULT_WAIT_MS))) {
-            if (strcmp(line, left) == 0)
-                return;
-            back += strncmp(line, mine, strlen(mine)) == 0;
-        }
-        CHECK(back == LINES, "the flood stopped coming back: '%s'", s->line);
-    }
-    CHECK(0, "'%s' never came", left);
-}
-
 CHAT_CASE(write_timeout_frees_the_slot)
 {
     const char *args[] = {"--high-water", "65536", "--rate", "0",
@@ -550,7 +520,9 @@ CHAT_CASE(write_timeout_frees_the_slot)
     start(args);
     stuck = join_slow(); /* and never reads again until cut */
     s = join();
-    flood_until_left(s, stuck->name);
+    char left[128];
+    snprintf(left, sizeof left, "%s left main", stuck->name);
+    flood_until_line(s, left);
     expect_slot_given_back(stuck);
     client_close(stuck);
     client_close(s);

@@ -862,3 +862,28 @@ int harness_main(const char *suite, const harness_case *cases, size_t n,
     }
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
+
+void flood_until_line(client *s, const char *want)
+{
+    enum { LINES = 16, LEN = 301 };
+    static char burst[LINES * LEN];
+    long long until = now_ms() + 4LL * DEFAULT_WAIT_MS;
+    char mine[80];
+    const char *line;
+
+    for (size_t i = 0; i < sizeof burst; i++)
+        burst[i] = i % LEN == LEN - 1 ? '\n' : 'f';
+    snprintf(mine, sizeof mine, "%s: ", s->name);
+    while (now_ms() < until) {
+        int back = 0;
+        CHECK(client_send_bytes(s, burst, sizeof burst) == 0, "send: %s",
+              strerror(errno));
+        while (back < LINES && (line = client_line(s, DEFAULT_WAIT_MS))) {
+            if (strcmp(line, want) == 0)
+                return;
+            back += strncmp(line, mine, strlen(mine)) == 0;
+        }
+        CHECK(back == LINES, "the flood stopped coming back: '%s'", s->line);
+    }
+    CHECK(0, "'%s' never came", want);
+}

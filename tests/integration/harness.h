@@ -218,6 +218,15 @@ int fill_until_full(client **c, int tries);
 /* c, one of those that got in (its greeting unread), can still chat: it
  * renames itself to Keeper and gets the answer. */
 void still_chats(client *c);
+/*
+ * s floods its room with bursts of 16 lines of 300 bytes, each burst once
+ * the last came back (so s never falls behind itself and has nothing
+ * dropped), until the line want arrives; fails the test if it never does.
+ * The kernel's buffers on loopback take megabytes before a reader that
+ * never reads holds anything up in chatd, so there is no fixed count.
+ */
+void flood_until_line(client *s, const char *want);
+
 /* n of "Server is very busy and dropped {n} messages, sorry!", else -1. */
 long dropped_count(const char *line);
 /*

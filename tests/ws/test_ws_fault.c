@@ -85,37 +85,6 @@ static void wait_disconnected(const char *name, const char *why)
     wait_log(needle);
 }
 
-/*
- * s floods its room with bursts of 16 lines of 300 bytes, each burst once
- * the last came back (so s never falls behind itself), until the line want
- * arrives. The kernel's buffers on loopback take megabytes before a reader
- * that never reads holds anything up in chatd, so there is no fixed count.
- */
-static void flood_until(client *s, const char *want)
-{
-    enum { LINES = 16, LEN = 301 };
-    static char burst[LINES * LEN];
-    long long until = now_ms() + 4LL * DEFAULT_WAIT_MS;
-    char mine[80];
-    const char *line;
-
-    for (size_t i = 0; i < sizeof burst; i++)
-        burst[i] = i % LEN == LEN - 1 ? '\n' : 'f';
-    snprintf(mine, sizeof mine, "%s: ", s->name);
-    while (now_ms() < until) {
-        int back = 0;
-        CHECK(client_send_bytes(s, burst, sizeof burst) == 0, "send: %s",
-              strerror(errno));
-        while (back < LINES && (line = client_line(s, DEFAULT_WAIT_MS))) {
-            if (strcmp(line, want) == 0)
-                return;
-            back += strncmp(line, mine, strlen(mine)) == 0;
-        }
-        CHECK(back == LINES, "the flood stopped coming back: '%s'", s->line);
-    }
-    CHECK(0, "'%s' never came", want);
-}
-
 /* ---- slow requests --------------------------------------------------------- */
 
 /*
@@ -306,7 +275,7 @@ CHAT_CASE_IF(ws_non_reader_cut_by_write_timeout, chatd_has_http)
     turned_away();
 
     snprintf(left, sizeof left, "%s left main", deaf->name);
-    flood_until(sender, left);
+    flood_until_line(sender, left);
     wait_disconnected(deaf->name, "write-timeout");
     /* Its slot is free again: a newcomer gets in. */
     late = tcp_join();
