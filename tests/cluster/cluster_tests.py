@@ -1,0 +1,1035 @@
+"""Several chatd nodes sharing one chat through Redis (issue 13,
+doc/cluster.md), end to end: one real redis-server on a loopback port and
+chatd nodes pointed at it (`--redis`, `--node-id`, a short
+`--redis-lease`), driven by users on plain TCP, telex, a-chat, WebSocket
+(a client written here, on a raw socket) and TLS. Faults are real: a node
+or redis-server killed with SIGKILL, redis-server restarted on the same
+port, a node started before redis-server.
+
+Every test skips (77) without redis-server on PATH. Standard library
+only. Every wait has a deadline (tests/e2e.py's WAIT, scaled under
+$CHATD_WRAPPER); nothing depends on how fast the machine is, except that
+a dead node's users must be announced within the lease (checked as lease
++ WAIT).
+
+usage: cluster_tests.py TEST PROGRAM CHATD (tests/e2e.py; PROGRAM unused)
+"""
+import base64
+import collections
+import hashlib
+import os
+import re
+import shutil
+import socket
+import ssl
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                ".."))
+import e2e  # noqa: E402
+from e2e import WAIT, Failure, Skip, check  # noqa: E402
+
+# A node's lease on its names: short, so that a node's death is seen
+# quickly; longer when chatd runs slower (valgrind), so that a live node
+# never misses its heartbeat (every lease/3).
+LEASE_MS = 1500 * e2e.slowdown()
+# How long one round of settle() waits for its marker before saying it
+# again (a node may not be subscribed to a room's channel yet).
+TRY = 1.0 * e2e.slowdown()
+
+UNAVAILABLE = "Chat with other servers is unavailable"
+AVAILABLE = "Chat with other servers is available again"
+TAKEN_AWAY = re.compile(
+    r"Your name (\S+) was taken on another server; you are now (\S+)$")
+
+
+# ---- redis-server ---------------------------------------------------------------
+
+def free_port():
+    """A loopback port nobody listens on (bound, then closed)."""
+    s, port = e2e.refusing_port()
+    s.close()
+    return port
+
+
+def redis_answers(port):
+    """redis-server on port answers PING (a raw socket, inline command)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+            s.sendall(b"PING\r\n")  # -NOAUTH with requirepass: it answers
+            got = b""
+            while not got.endswith(b"\r\n"):
+                chunk = s.recv(64)
+                if not chunk:
+                    return False
+                got += chunk
+            return got.startswith((b"+PONG\r\n", b"-NOAUTH "))
+    except OSError:
+        return False
+
+
+class Redis:
+    """redis-server on 127.0.0.1:port (a free one unless given), no
+    persistence, its files in a temporary directory. start() may be called
+    again after kill() or stop(): same port, empty data."""
+
+    def __init__(self, *args):
+        if not shutil.which("redis-server"):
+            raise Skip("no redis-server on PATH")
+        self.args = list(args)
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="chat-redis-")
+        self.proc = None
+        self.log = None
+
+    def url(self, auth=""):
+        return "redis://%s127.0.0.1:%d" % (auth, self.port)
+
+    def start(self):
+        self.log = open(os.path.join(self.dir, "log"), "ab")
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no", "--dir", self.dir,
+             "--daemonize", "no"] + self.args,
+            stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
+        deadline = time.monotonic() + WAIT
+        while not redis_answers(self.port):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.kill()
+                raise Failure("redis-server did not start on port %d: %s" % (
+                    self.port, self.log_text()))
+            time.sleep(0.02)
+
+    def log_text(self):
+        with open(os.path.join(self.dir, "log"), "rb") as f:
+            return f.read().decode("utf-8", "replace")[-2000:]
+
+    def kill(self):
+        """SIGKILL: no goodbye to its clients, nothing saved."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+        self._reap()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(WAIT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self._reap()
+
+    def _reap(self):
+        if self.proc:
+            self.proc.wait()
+            self.proc = None
+        if self.log:
+            self.log.close()
+            self.log = None
+
+    def close(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# ---- users ------------------------------------------------------------------------
+
+# What a user of each dialect sees for an event (doc/protocol.md, Dialects).
+FORMATS = {
+    "chat": {"said": "{0}: {1}", "me": "* {0} {1}", "joined": "{0} joined {1}",
+             "left": "{0} left {1}", "renamed": "{0} is now {1}",
+             "from": "from {0}: {1}", "to": "to {0}: {1}"},
+    "telex": {"said": "<{0}> {1}", "me": "* {0} {1}",
+              "joined": "* {0} joined {1}", "left": "* {0} left {1}",
+              "renamed": "* {0} is now {1}", "from": "*{0}* {1}",
+              "to": "-> {0}: {1}"},
+    "a-chat": {"from": "from {0}: {1}"},
+}
+
+
+class User:
+    """A chat user: lines in, lines out, every read within a deadline.
+    .seen keeps every line read, for counting afterwards. Subclasses move
+    the bytes (_fill, send)."""
+
+    def __init__(self, who, dialect="chat"):
+        self.who = who
+        self.dialect = dialect
+        self.name = None
+        self.pending = collections.deque()
+        self.seen = []
+        self.closed = False
+
+    def fmt(self, kind, *args):
+        return FORMATS[self.dialect][kind].format(*args)
+
+    @property
+    def echoes(self):
+        """Whether this user gets its own chat lines back."""
+        return self.dialect == "chat"
+
+    def poll(self, timeout):
+        """The next line, or None if none came within timeout seconds."""
+        deadline = time.monotonic() + timeout
+        while not self.pending:
+            left = deadline - time.monotonic()
+            if left <= 0 or self.closed:
+                return None
+            self._fill(left)
+        line = self.pending.popleft()
+        self.seen.append(line)
+        return line
+
+    def line(self, timeout=WAIT):
+        got = self.poll(timeout)
+        if got is None:
+            raise Failure("%s: %s within %.1f s; its last lines: %r" % (
+                self.who, "the connection closed" if self.closed else
+                "no line", timeout, self.seen[-8:]))
+        return got
+
+    def expect(self, want):
+        got = self.line()
+        check(got == want, "%s: expected %r, got %r" % (self.who, want, got))
+
+    def skip_to(self, want, timeout=WAIT, need=True):
+        """Read up to the first line that is want (or for which want, a
+        function, is true) and return it; on the way, lines are only kept
+        in .seen. None after timeout if not need."""
+        match = want if callable(want) else (lambda line: line == want)
+        deadline = time.monotonic() + timeout
+        skipped = []
+        while True:
+            got = self.poll(max(deadline - time.monotonic(), 0))
+            if got is None:
+                if not need:
+                    return None
+                raise Failure("%s: no %r within %.1f s (%s); read: %r" % (
+                    self.who, want if isinstance(want, str) else
+                    getattr(want, "__doc__", want), timeout,
+                    "closed" if self.closed else "open", skipped[-12:]))
+            if match(got):
+                return got
+            skipped.append(got)
+
+    def greet(self):
+        """Read the chat greeting up to `You joined {room}`; learn the
+        random name."""
+        while True:
+            got = self.line()
+            if got.startswith("You are "):
+                self.name = got[len("You are "):]
+            if got.startswith("You joined "):
+                return
+
+    def rename(self, new):
+        """/name new, which must be granted."""
+        self.send("/name " + new)
+        mine = self.fmt("renamed", self.name, new)
+        got = self.skip_to(lambda line: line in (
+            mine, new + " is already taken"))
+        check(got == mine, "%s: /name %s refused: %r" % (self.who, new, got))
+        self.name = new
+
+    def says(self, text, *others):
+        """Say text in the room; it must reach each of others (and this
+        user's own echo)."""
+        self.send(text)
+        if self.echoes:
+            self.skip_to(self.fmt("said", self.name, text))
+        for u in others:
+            u.skip_to(u.fmt("said", self.name, text))
+
+    def _recv(self, timeout):
+        """Bytes from the socket within timeout; None if none came; b""
+        (and .closed) once the connection ended."""
+        self.sock.settimeout(max(timeout, 0.001))
+        try:
+            chunk = self.sock.recv(65536)
+        except socket.timeout:
+            return None
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self.closed = True
+        return chunk
+
+    def close(self):
+        self.closed = True
+        self.sock.close()
+
+
+class LineUser(User):
+    """A user on a plain TCP (or TLS) socket, one line per `\\n`."""
+
+    def __init__(self, port, who, dialect="chat", tls=None):
+        super().__init__(who, dialect)
+        self.sock = socket.create_connection(("127.0.0.1", port),
+                                             timeout=WAIT)
+        if tls:
+            self.sock = tls.wrap_socket(self.sock, server_hostname="localhost")
+        self.buf = b""
+
+    def _fill(self, timeout):
+        chunk = self._recv(timeout)
+        if not chunk:
+            return
+        self.buf += chunk
+        while b"\n" in self.buf:
+            line, self.buf = self.buf.split(b"\n", 1)
+            self.pending.append(line.decode("utf-8", "replace"))
+
+    def send(self, text):
+        self.sock.sendall(text.encode() + b"\n")
+
+
+WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+class WsUser(User):
+    """A WebSocket user of chatd's http:// listener (/ws), written here on
+    a raw socket (RFC 6455): one text message is one line each way; pings
+    are answered."""
+
+    def __init__(self, port, who):
+        super().__init__(who, "chat")
+        self.sock = socket.create_connection(("127.0.0.1", port),
+                                             timeout=WAIT)
+        key = base64.b64encode(os.urandom(16))
+        self.sock.sendall(
+            b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+            b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            % (port, key))
+        self.raw = b""
+        deadline = time.monotonic() + WAIT
+        while b"\r\n\r\n" not in self.raw:
+            check(time.monotonic() < deadline, "%s: no handshake answer: %r"
+                  % (who, self.raw))
+            chunk = self.sock.recv(4096)
+            check(chunk, "%s: closed during the handshake: %r" % (
+                who, self.raw))
+            self.raw += chunk
+        head, self.raw = self.raw.split(b"\r\n\r\n", 1)
+        status, *fields = head.split(b"\r\n")
+        headers = dict((k.strip().lower(), v.strip()) for k, v in (
+            f.split(b":", 1) for f in fields if b":" in f))
+        accept = base64.b64encode(hashlib.sha1(key + WS_GUID).digest())
+        check(status.startswith(b"HTTP/1.1 101 ") and
+              headers.get(b"sec-websocket-accept") == accept,
+              "%s: not a WebSocket handshake answer: %r" % (who, head))
+        self.message = b""
+        self._frames()
+
+    def _fill(self, timeout):
+        chunk = self._recv(timeout)
+        if not chunk:
+            return
+        self.raw += chunk
+        self._frames()
+
+    def _frames(self):
+        """Take the whole frames out of .raw."""
+        while len(self.raw) >= 2:
+            b0, b1 = self.raw[0], self.raw[1]
+            check(not b1 & 0x80, "%s: a masked frame from chatd" % self.who)
+            n, head = b1 & 0x7F, 2
+            if n == 126:
+                if len(self.raw) < 4:
+                    return
+                n, head = struct.unpack(">H", self.raw[2:4])[0], 4
+            elif n == 127:
+                if len(self.raw) < 10:
+                    return
+                n, head = struct.unpack(">Q", self.raw[2:10])[0], 10
+            if len(self.raw) < head + n:
+                return
+            payload = self.raw[head:head + n]
+            self.raw = self.raw[head + n:]
+            op = b0 & 0x0F
+            if op in (0, 1):
+                self.message += payload
+                if b0 & 0x80:
+                    self.pending.append(self.message.decode())
+                    self.message = b""
+            elif op == 9:
+                self._frame(0xA, payload)
+            elif op == 8:
+                self.closed = True
+                return
+
+    def _frame(self, op, payload):
+        mask = os.urandom(4)
+        n = len(payload)
+        if n < 126:
+            head = struct.pack(">BB", 0x80 | op, 0x80 | n)
+        elif n < 65536:
+            head = struct.pack(">BBH", 0x80 | op, 0x80 | 126, n)
+        else:
+            head = struct.pack(">BBQ", 0x80 | op, 0x80 | 127, n)
+        self.sock.sendall(head + mask + bytes(
+            c ^ mask[i % 4] for i, c in enumerate(payload)))
+
+    def send(self, text):
+        self._frame(1, text.encode())
+
+
+def settle(*users):
+    """Each room user in turn says a marker until every other one (and
+    itself, if it gets its own lines) has it: then every node is
+    subscribed to the room and lines flow between all of them. A marker
+    that did not arrive is said again with the next number (lines from
+    one sender keep their order, so reading up to the last one reads
+    past the earlier ones); other lines on the way are skipped."""
+    deadline = time.monotonic() + 3 * WAIT
+    for u in users:
+        for k in range(1000):
+            marker = "sync-%s-%d" % (u.name, k)
+            u.send(marker)
+            waiting = [v for v in users if v is not u or u.echoes]
+            if all(v.skip_to(lambda line: line.endswith(" " + marker),
+                             TRY, need=False) is not None for v in waiting):
+                break
+            check(time.monotonic() < deadline,
+                  "lines from %s (%s) do not reach the others: %s" % (
+                      u.name, u.who, ", ".join(
+                          "%s read %r" % (v.who, v.seen[-4:])
+                          for v in waiting)))
+
+
+def told(user, notice, timeout=WAIT):
+    """The user was told notice (a line starting with it), before now or
+    within timeout: a notice may come in the middle of a greeting."""
+    if not any(line.startswith(notice) for line in user.seen):
+        user.skip_to(lambda line: line.startswith(notice), timeout)
+
+
+def wait_for_list(user, command, want):
+    """Send command (/users, /rooms) until its answer is want: a node's
+    replica of the others follows them within a message's latency."""
+    deadline = time.monotonic() + WAIT
+    prefix = want.split(" - ")[0] + " - "
+    while True:
+        user.send(command)
+        got = user.skip_to(lambda line: line.startswith(prefix))
+        if got == want:
+            return
+        check(time.monotonic() < deadline, "%s %s: %r, wanted %r" % (
+            user.who, command, got, want))
+        time.sleep(0.05)
+
+
+def listed(*names):
+    return ", ".join(sorted(names, key=str.lower))
+
+
+# ---- the cluster --------------------------------------------------------------------
+
+class Cluster:
+    """A redis-server (started unless redis_up is false) and the chatd
+    nodes pointed at it. Used with `with`: at the end the users are
+    closed, every node still running gets SIGTERM and must exit 0 (under
+    valgrind: no error, no leak), and redis-server is stopped, whatever
+    happened."""
+
+    def __init__(self, chatd, redis_up=True, redis_args=()):
+        self.chatd = chatd
+        self.redis = Redis(*redis_args)
+        self.nodes = {}
+        self.users = []
+        if redis_up:
+            try:
+                self.redis.start()
+            except BaseException:
+                self.redis.close()
+                raise
+
+    def __enter__(self):
+        return self
+
+    def node(self, node_id, *args, url=None):
+        """A chatd node: --node-id node_id, the short lease, no rate limit
+        (the tests send bursts), args after."""
+        d = e2e.Chatd(self.chatd, "--redis", url or self.redis.url(),
+                      "--node-id", node_id, "--redis-lease", str(LEASE_MS),
+                      "--rate", "0", *args)
+        d.id = node_id
+        self.nodes[node_id] = d
+        return d
+
+    def user(self, node, name=None, port=None):
+        """A chat user on node's plain port, greeted, renamed to name."""
+        u = LineUser(port or node.port, "%s@%s" % (name or "user", node.id))
+        self.users.append(u)
+        u.greet()
+        if name:
+            u.rename(name)
+        return u
+
+    def add(self, u):
+        self.users.append(u)
+        return u
+
+    def __exit__(self, *exc):
+        first = None
+        for u in self.users:
+            u.close()
+        for d in self.nodes.values():
+            try:
+                d.stop()
+            except Failure as e:
+                first = first or Failure("node %s: %s" % (d.id, e))
+        self.redis.close()
+        if first:
+            raise first
+        return False
+
+
+def port_of(d, scheme, dialect=None):
+    """The port of chatd's `listening on SCHEME://...` line."""
+    pattern = rb"listening on " + scheme.encode() + rb"://127\.0\.0\.1:(\d+)"
+    if dialect:
+        pattern += rb"\?dialect=" + dialect.encode()
+    deadline = time.monotonic() + WAIT
+    while True:
+        m = re.search(pattern, d.text())
+        if m:
+            return int(m.group(1))
+        check(time.monotonic() < deadline, "no 'listening on %s' line: %s"
+              % (scheme, d.log_text()))
+        time.sleep(0.02)
+
+
+def lines_from(user, sender, prefix):
+    """The numbers n of `{sender}: {prefix}{n}` lines user read, in order."""
+    head = user.fmt("said", sender, prefix)
+    return [int(line[len(head):]) for line in user.seen
+            if line.startswith(head) and line[len(head):].isdigit()]
+
+
+# ---- the stories --------------------------------------------------------------------
+
+def test_three_nodes_share_a_room(prog, chatd):
+    """alice and ann on node a, bob on b, carol on c, all in main. alice
+    and bob each say 50 numbered lines at once: every member, local or
+    remote, gets each exactly once, in its sender's order. /me crosses
+    nodes; so do joins and leaves, into another room and back, and a
+    /quit."""
+    with Cluster(chatd) as c:
+        a, b, cc = c.node("a"), c.node("b"), c.node("c")
+        alice = c.user(a, "alice")
+        ann = c.user(a, "ann")
+        bob = c.user(b, "bob")
+        carol = c.user(cc, "carol")
+        everyone = (alice, ann, bob, carol)
+        settle(*everyone)
+        for i in range(1, 51):
+            alice.send("a-line %d" % i)
+            bob.send("b-line %d" % i)
+        alice.send("a-end")
+        bob.send("b-end")
+        for u in everyone:
+            u.skip_to(u.fmt("said", "alice", "a-end"))
+        for u in everyone:
+            u.skip_to(u.fmt("said", "bob", "b-end"))
+        for u in everyone:
+            for sender, prefix in (("alice", "a-line "), ("bob", "b-line ")):
+                got = lines_from(u, sender, prefix)
+                check(got == list(range(1, 51)),
+                      "%s got %s's lines as %r" % (u.who, sender, got))
+
+        carol.send("/me waves")
+        for u in everyone:
+            u.skip_to("* carol waves")
+
+        carol.send("/join side")
+        carol.skip_to("You joined side")
+        for u in (alice, ann, bob):
+            u.skip_to("carol left main")
+        bob.send("/join side")
+        carol.skip_to("bob joined side")
+        bob.skip_to("You joined side")
+        for u in (alice, ann):
+            u.skip_to("bob left main")
+        settle(bob, carol)
+        bob.says("only in side", carol)
+        carol.send("/join main")
+        bob.skip_to("carol left side")
+        for u in (alice, ann):
+            u.skip_to("carol joined main")
+        settle(alice, ann, carol)
+        carol.says("back in main", alice, ann)
+        for u in (alice, ann):
+            check(not any("only in side" in line for line in u.seen),
+                  "%s, in main, got a line said in side" % u.who)
+        ann.send("/quit")
+        ann.skip_to("Bye!")
+        for u in (alice, carol):
+            u.skip_to("ann left main")
+        for u in everyone:
+            check(sum(line == "carol left main" for line in u.seen) <= 1,
+                  "%s: carol left main twice" % u.who)
+
+
+def test_direct_messages_and_renames_cross_nodes(prog, chatd):
+    """/msg reaches users on other nodes, once each and in order, by name
+    in any case, also in another room; unknown names are answered;
+    renames are seen on the other nodes and the old name no longer
+    reaches anyone."""
+    with Cluster(chatd) as c:
+        a, b, cc = c.node("a"), c.node("b"), c.node("c")
+        alice, bob, carol = c.user(a, "alice"), c.user(b, "bob"), \
+            c.user(cc, "carol")
+        settle(alice, bob, carol)
+        alice.send("/msg bob hello bob")
+        alice.skip_to("to bob: hello bob")
+        bob.skip_to("from alice: hello bob")
+        alice.send("/msg BOB,Carol,nobody to you both")
+        alice.skip_to("No such user: nobody")
+        alice.skip_to("to BOB, Carol: to you both")
+        bob.skip_to("from alice: to you both")
+        carol.skip_to("from alice: to you both")
+        for i in range(1, 31):
+            carol.send("/msg alice dm %d" % i)
+        carol.send("/msg alice dm-end")
+        alice.skip_to("from carol: dm-end")
+        got = [int(line[len("from carol: dm "):]) for line in alice.seen
+               if re.fullmatch(r"from carol: dm \d+", line)]
+        check(got == list(range(1, 31)), "alice got carol's /msg as %r" % got)
+
+        bob.send("/name robert")
+        for u in (alice, bob, carol):
+            u.skip_to("bob is now robert")
+        alice.send("/msg bob still there?")
+        alice.skip_to("No such user: bob")
+        alice.send("/msg Robert yes")
+        alice.skip_to("to Robert: yes")
+        bob.skip_to("from alice: yes")
+        bob.send("/msg alice from a new name")
+        alice.skip_to("from robert: from a new name")
+
+        carol.send("/join elsewhere")
+        carol.skip_to("You joined elsewhere")
+        alice.skip_to("carol left main")
+        bob.send("/msg carol psst")
+        carol.skip_to("from robert: psst")
+        bob.skip_to("to carol: psst")
+        check(not any("psst" in line for line in alice.seen),
+              "alice saw a direct message to carol")
+
+
+def test_same_name_claimed_on_two_nodes_at_once(prog, chatd):
+    """Two users on two nodes ask for the same name at the same moment,
+    in 30 rounds with a new name each (and the case of its letters
+    differing): each time exactly one gets it, the other `... is already
+    taken`. Then names held on one node are refused on the others in any
+    case."""
+    with Cluster(chatd) as c:
+        a, b, cc = c.node("a"), c.node("b"), c.node("c")
+        users = [c.user(a), c.user(b), c.user(cc)]
+        settle(*users)
+        winners = collections.Counter()
+        for r in range(30):
+            one, two = users[r % 3], users[(r + 1) % 3]
+            if r % 2:
+                one, two = two, one
+            asks = {one: "Same%d" % r, two: "same%d" % r}
+            for u, name in asks.items():
+                u.send("/name " + name)
+            granted = []
+            for u, name in asks.items():
+                ok = "%s is now %s" % (u.name, name)
+                got = u.skip_to(lambda line: line in (
+                    ok, name + " is already taken"))
+                if got == ok:
+                    granted.append(u)
+                    u.name = name
+            check(len(granted) == 1, "round %d: /name %s granted to %s" % (
+                r, asks[one], [u.who for u in granted] or "nobody"))
+            winners[granted[0].who] += 1
+        print("winners: %s" % dict(winners))
+
+        first, second, third = users
+        first.rename("Bob")
+        for u, ask in ((second, "bob"), (third, "BOB"), (second, "Bob")):
+            u.send("/name " + ask)
+            u.skip_to(ask + " is already taken")
+        first.rename("bob")  # only the case of one's own name
+        second.rename("Alice")
+        third.send("/name alice")
+        third.skip_to("alice is already taken")
+        first.send("/name ALICE")
+        first.skip_to("ALICE is already taken")
+
+
+def test_rooms_and_users_show_every_node(prog, chatd):
+    """/users and /rooms, asked on any node, list the users and rooms of
+    all of them; a room that empties anywhere disappears everywhere."""
+    with Cluster(chatd) as c:
+        a, b, cc = c.node("a"), c.node("b"), c.node("c")
+        alice, bob, carol = c.user(a, "alice"), c.user(b, "Bob"), \
+            c.user(cc, "carol")
+        dave = c.user(cc, "dave")
+        dave.send("/join side")
+        dave.skip_to("You joined side")
+        erin = c.user(a, "erin")
+        erin.send("/join Other")
+        erin.skip_to("You joined Other")
+        for u in (alice, bob, carol):
+            wait_for_list(u, "/users", "Users - " + listed(
+                "alice", "Bob", "carol"))
+            wait_for_list(u, "/rooms", "Rooms - main (3), Other (1), "
+                          "side (1)")
+        frank = c.user(b, "frank")
+        frank.send("/join SIDE")
+        frank.skip_to("You joined side")
+        wait_for_list(dave, "/users", "Users - dave, frank")
+        wait_for_list(erin, "/rooms", "Rooms - main (3), side (2), "
+                      "Other (1)")
+        dave.send("/quit")
+        frank.send("/quit")
+        erin.send("/join main")
+        for u in (alice, bob, carol, erin):
+            wait_for_list(u, "/rooms", "Rooms - main (4)")
+        wait_for_list(bob, "/users", "Users - " + listed(
+            "alice", "Bob", "carol", "erin"))
+
+
+def test_history_is_the_rooms(prog, chatd):
+    """alice on node a says 24 lines in room hist (bob on node b hears
+    them, so they are published); carol on node c, which has nobody in
+    hist, joins it and gets its last 20 lines, /me and bob's line
+    included, in order, before `You joined hist`; dave, joining on c
+    after her, gets the same."""
+    with Cluster(chatd) as c:
+        a, b, cc = c.node("a"), c.node("b"), c.node("c")
+        alice, bob = c.user(a, "alice"), c.user(b, "bob")
+        for u in (alice, bob):
+            u.send("/join hist")
+            u.skip_to("You joined hist")
+        settle(alice, bob)
+        said = []
+        for i in range(1, 22):
+            alice.send("line %d" % i)
+            said.append("alice: line %d" % i)
+        bob.skip_to(said[-1])
+        bob.send("bob's line")
+        said.append("bob: bob's line")
+        alice.skip_to(said[-1])
+        alice.send("/me waves")
+        said.append("* alice waves")
+        alice.send("last line")
+        said.append("alice: last line")
+        bob.skip_to(said[-1])
+        want = said[-20:] + ["You joined hist"]
+        for name in ("carol", "dave"):
+            u = c.user(cc, name)
+            u.send("/join hist")
+            got = []
+            while not got or not got[-1].startswith("You joined"):
+                got.append(u.line())
+            check(got == want, "%s joined hist on node c and got %r, wanted "
+                  "%r" % (name, got, want))
+            for v in (alice, bob):
+                v.skip_to("%s joined hist" % name)
+
+
+def test_every_dialect_and_transport_crosses_nodes(prog, chatd):
+    """Node a has a telex listener and an a-chat one, node b an http://
+    one (a WebSocket user), node c a tls:// one and its plain port: a
+    telex user, a WebSocket user, a TLS user and a plain one share main,
+    each seeing the others' lines, /me, direct messages, renames, joins
+    and leaves in its own dialect; the a-chat user trades direct messages
+    with them."""
+    certs = None
+    if shutil.which("openssl"):
+        import tlstest
+        certs = tlstest.Certs()
+    try:
+        with Cluster(chatd) as c:
+            a = c.node("a", "--listen", "tcp://127.0.0.1:0?dialect=telex",
+                       "--listen", "tcp://127.0.0.1:0?dialect=a-chat")
+            b = c.node("b", "--listen", "http://127.0.0.1:0")
+            tls_args = () if certs is None else (
+                "--listen", "tls://127.0.0.1:0", "--tls-cert",
+                certs.path("server.pem"), "--tls-key",
+                certs.path("server.key"))
+            cc = c.node("c", *tls_args)
+
+            tex = c.add(LineUser(port_of(a, "tcp", "telex"), "telex@a",
+                                 "telex"))
+            tex.send("tex")
+            tex.skip_to("You are tex")
+            tex.skip_to("You joined main")
+            tex.name = "tex"
+            web = c.add(WsUser(port_of(b, "http"), "ws@b"))
+            web.greet()
+            web.rename("webby")
+            plain = c.user(cc, "plain")
+            room = [tex, web, plain]
+            if certs:
+                ctx = ssl.create_default_context(
+                    cafile=certs.path("ca.pem"))
+                sec = c.add(LineUser(port_of(cc, "tls"), "tls@c", tls=ctx))
+                sec.greet()
+                sec.rename("secure")
+                room.append(sec)
+            ac = c.add(LineUser(port_of(a, "tcp", "a-chat"), "a-chat@a",
+                                "a-chat"))
+            ac.send("ac")
+            ac.name = "ac"
+            settle(*room)
+            wait_for_list(plain, "/users", "Users - " + listed(
+                *[u.name for u in room + [ac]]))
+
+            for u in room:
+                u.says("hello from " + u.name,
+                       *[v for v in room if v is not u])
+            web.send("/me dances")
+            for u in room:
+                u.skip_to("* webby dances")
+            tex.send("/msg webby,plain psst")
+            tex.skip_to("-> webby, plain: psst")
+            web.skip_to("from tex: psst")
+            plain.skip_to("from tex: psst")
+            web.send("/msg tex yo")
+            tex.skip_to("*webby* yo")
+            plain.send("/msg ac hi ac")
+            ac.skip_to("from plain: hi ac")
+            ac.send("tex, webby: from ac")
+            tex.skip_to("*ac* from ac")
+            web.skip_to("from ac: from ac")
+
+            web.send("/name webster")
+            for u in room:
+                u.skip_to(u.fmt("renamed", "webby", "webster"))
+            web.name = "webster"
+            plain.send("/join away")
+            plain.skip_to("You joined away")
+            for u in room:
+                if u is not plain:
+                    u.skip_to(u.fmt("left", "plain", "main"))
+            tex.send("/join away")
+            plain.skip_to("tex joined away")
+            for u in room:
+                if u not in (plain, tex):
+                    u.skip_to(u.fmt("left", "tex", "main"))
+            if certs:
+                sec.send("/quit")
+                sec.skip_to("Bye!")
+                web.skip_to("secure left main")
+    finally:
+        if certs:
+            certs.close()
+
+
+def test_killed_node_frees_its_names(prog, chatd):
+    """Node c is killed with SIGKILL: within its lease (checked as lease +
+    WAIT) its users are announced `{name} left {room}` once on each other
+    node, /users forgets them, and their names can be taken on another
+    node. The live nodes' names outlive many leases."""
+    with Cluster(chatd) as c:
+        a, b, cc = c.node("a"), c.node("b"), c.node("c")
+        alice, bob = c.user(a, "alice"), c.user(b, "bob")
+        carol, dave = c.user(cc, "carol"), c.user(cc, "dave")
+        dave.send("/join side")
+        dave.skip_to("You joined side")
+        bob_side = c.user(b, "bobby")
+        bob_side.send("/join side")
+        bob_side.skip_to("You joined side")
+        settle(alice, bob, carol)
+        settle(dave, bob_side)
+        wait_for_list(alice, "/rooms", "Rooms - main (3), side (2)")
+
+        killed = time.monotonic()
+        cc.kill()
+        within = LEASE_MS / 1000 + WAIT
+        for u in (alice, bob):
+            u.skip_to("carol left main", within)
+        bob_side.skip_to("dave left side", within)
+        print("the others were told after %.2f s (lease %.2f s)" % (
+            time.monotonic() - killed, LEASE_MS / 1000))
+        wait_for_list(alice, "/rooms", "Rooms - main (2), side (1)")
+        wait_for_list(bob, "/users", "Users - alice, bob")
+        alice.rename("carol")
+        bob.skip_to("alice is now carol")
+        bob_side.rename("Dave")
+
+        # Three leases later the live nodes still hold their names.
+        time.sleep(3 * LEASE_MS / 1000)
+        settle(alice, bob)
+        bob.send("/name CAROL")
+        bob.skip_to("CAROL is already taken")
+        alice.send("/name bob")
+        alice.skip_to("bob is already taken")
+        for u in (alice, bob, bob_side):
+            for who in ("carol", "dave"):
+                n = sum(line.startswith(who + " left ") for line in u.seen)
+                check(n <= 1, "%s was told %d times that %s left" % (
+                    u.who, n, who))
+            check(not any(line.startswith(("alice left", "bob left",
+                                           "bobby left")) for line in u.seen),
+                  "%s: a live node's user was announced as gone: %r" % (
+                      u.who, u.seen))
+
+
+def test_redis_killed_and_restarted_mid_chat(prog, chatd):
+    """redis-server is killed with SIGKILL mid-chat: every user is told
+    once that other servers are unavailable, and chat on each node goes
+    on meanwhile (without other nodes' users in /users). redis-server
+    restarted on the same port: every user is told once it is back, lines
+    cross nodes again and /users shows everyone; every node exits 0 on
+    SIGTERM at the end."""
+    with Cluster(chatd) as c:
+        nodes = [c.node(n) for n in "abc"]
+        pairs = [(c.user(d, "one_" + d.id), c.user(d, "two_" + d.id))
+                 for d in nodes]
+        everyone = [u for pair in pairs for u in pair]
+        settle(*everyone)
+        pairs[0][0].says("before the fault", *everyone[1:])
+
+        c.redis.kill()
+        for u in everyone:
+            told(u, UNAVAILABLE)
+        for one, two in pairs:
+            one.says("local while redis is down", two)
+            two.says("me too", one)
+            wait_for_list(one, "/users", "Users - " + listed(
+                one.name, two.name))
+
+        c.redis.start()
+        for u in everyone:
+            told(u, AVAILABLE, 3 * WAIT)
+        settle(*everyone)
+        pairs[2][1].says("after the restart", *everyone[:-1])
+        wait_for_list(pairs[1][0], "/users", "Users - " + listed(
+            *[u.name for u in everyone]))
+        for u in everyone:
+            for text in (UNAVAILABLE, AVAILABLE):
+                n = sum(line.startswith(text) for line in u.seen)
+                check(n == 1, "%s was told %d times %r" % (u.who, n, text))
+        for d in nodes:
+            check(d.proc.poll() is None, "node %s died: %s" % (
+                d.id, d.log_text()))
+
+
+def test_node_started_while_redis_is_down(prog, chatd):
+    """Node a starts while redis-server is not running: it serves its
+    users (who are told other servers are unavailable), and once
+    redis-server starts it joins nodes b and c: lines cross, /users shows
+    everyone, and the names its users took are theirs cluster-wide."""
+    with Cluster(chatd, redis_up=False) as c:
+        a = c.node("a")
+        ann, amy = c.user(a, "ann"), c.user(a, "amy")
+        for u in (ann, amy):
+            told(u, UNAVAILABLE)
+        ann.says("alone here", amy)
+        amy.says("still fine", ann)
+
+        c.redis.start()
+        for u in (ann, amy):
+            told(u, AVAILABLE, 3 * WAIT)
+        b, cc = c.node("b"), c.node("c")
+        bob, carol = c.user(b, "bob"), c.user(cc, "carol")
+        room = (ann, amy, bob, carol)
+        settle(*room)
+        carol.says("hello node a", ann, amy, bob)
+        ann.says("hello b and c", amy, bob, carol)
+        wait_for_list(bob, "/users", "Users - amy, ann, bob, carol")
+        bob.send("/name Ann")
+        bob.skip_to("Ann is already taken")
+        carol.send("/name AMY")
+        carol.skip_to("AMY is already taken")
+
+
+def test_name_taken_on_two_nodes_during_an_outage(prog, chatd):
+    """While redis-server is down, users on two nodes both become twin
+    (each node grants it alone). When it is back, exactly one of them
+    keeps it and the other gets `Your name twin was taken on another
+    server; you are now {new}`; afterwards the names are unique again
+    across the cluster."""
+    with Cluster(chatd) as c:
+        a, b, cc = c.node("a"), c.node("b"), c.node("c")
+        alice, bob, carol = c.user(a, "alice"), c.user(b, "bob"), \
+            c.user(cc, "carol")
+        settle(alice, bob, carol)
+        c.redis.kill()
+        for u in (alice, bob, carol):
+            told(u, UNAVAILABLE)
+        alice.rename("twin")
+        bob.rename("Twin")
+
+        c.redis.start()
+        deadline = time.monotonic() + 3 * WAIT
+        lost = None
+        while lost is None:
+            check(time.monotonic() < deadline,
+                  "neither twin was told it lost the name: alice %r, bob %r"
+                  % (alice.seen[-6:], bob.seen[-6:]))
+            for u in (alice, bob):
+                got = u.poll(0.05)
+                m = got and TAKEN_AWAY.match(got)
+                if m:
+                    lost, new = u, m.group(2)
+                    check(m.group(1) == u.name, "%s lost %r, it had %r" % (
+                        u.who, m.group(1), u.name))
+        kept = bob if lost is alice else alice
+        lost.name = new
+        check(new.lower() != "twin", "the new name is %r" % new)
+        for u in (alice, bob, carol):
+            told(u, AVAILABLE, 3 * WAIT)
+        settle(alice, bob, carol)
+        wait_for_list(carol, "/users", "Users - " + listed(
+            "carol", kept.name, new))
+        check(not any(TAKEN_AWAY.match(line) for line in kept.seen),
+              "%s kept twin but was told it lost a name: %r" % (
+                  kept.who, kept.seen))
+        check(sum(bool(TAKEN_AWAY.match(line)) for line in lost.seen) == 1,
+              "%s was told more than once: %r" % (lost.who, lost.seen))
+        carol.send("/name TWIN")
+        carol.skip_to("TWIN is already taken")
+        carol.send("/name " + new.upper())
+        carol.skip_to(new.upper() + " is already taken")
+        lost.says("my new name works", kept, carol)
+
+
+def test_prefixes_keep_two_chats_apart(prog, chatd):
+    """Two chats share one redis-server under two --redis-prefix values:
+    each has its own names, rooms and lines."""
+    with Cluster(chatd) as c:
+        a1 = c.node("a1", "--redis-prefix", "one:")
+        b1 = c.node("b1", "--redis-prefix", "one:")
+        a2 = c.node("a2", "--redis-prefix", "two:")
+        x, y = c.user(a1, "same"), c.user(b1, "other")
+        z = c.user(a2, "Same")
+        settle(x, y)
+        x.says("in chat one", y)
+        wait_for_list(z, "/users", "Users - Same")
+        wait_for_list(y, "/users", "Users - other, same")
+        check(not any("in chat one" in line for line in z.seen),
+              "chat two got a line of chat one")
+
+
+def test_redis_with_a_password(prog, chatd):
+    """redis-server with requirepass: one node gives the password in the
+    URL, another in --redis-password-file; they chat."""
+    secret = "s3cret-%d" % os.getpid()
+    with Cluster(chatd, redis_args=("--requirepass", secret)) as c:
+        a = c.node("a", url=c.redis.url(":%s@" % secret))
+        pw = os.path.join(c.redis.dir, "password")
+        with open(pw, "w") as f:
+            f.write(secret + "\n")
+        b = c.node("b", "--redis-password-file", pw)
+        alice, bob = c.user(a, "alice"), c.user(b, "bob")
+        settle(alice, bob)
+        alice.says("through a locked redis", bob)
+        bob.send("/name alice")
+        bob.skip_to("alice is already taken")
+
+
+if __name__ == "__main__":
+    e2e.main(globals())
