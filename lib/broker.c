@@ -32,6 +32,8 @@ static void seed_tables(chat_broker *b)
                   seed_draw(b->seed, 9));
     chat_map_init(&b->claims, offsetof(chat_wait, claim_key),
                   seed_draw(b->seed, 12), seed_draw(b->seed, 13));
+    chat_map_init(&b->fetches, offsetof(chat_room, fetch_key),
+                  seed_draw(b->seed, 14), seed_draw(b->seed, 15));
     chat_bus_init(&b->bus, seed_draw(b->seed, 10), seed_draw(b->seed, 11));
     chat_namegen_init(&b->gen, seed_draw(b->seed, 5));
 }
@@ -86,6 +88,7 @@ void chat_broker_free(chat_broker *b)
         chat_msg_unref(&b->alloc, b->help[f]);
     chat_map_free(&b->waits, &b->alloc);
     chat_map_free(&b->claims, &b->alloc);
+    chat_map_free(&b->fetches, &b->alloc);
     chat_mem_free(&b->alloc, b->filters);
     chat_allocator a = b->alloc;
     chat_mem_free(&a, b);
@@ -197,16 +200,21 @@ static int name_taken(void *ctx, const char *name)
            chat_claim_pending(b, key);
 }
 
+int chat_broker_fresh_name(chat_broker *b, char out[32], int *plain)
+{
+    return chat_namegen_next(&b->gen, out, name_taken, b, plain) ? -1 : 0;
+}
+
 void chat_peer_random_name(chat_broker *b, chat_peer *p)
 {
     char name[32];
     int plain = 0;
-    if (chat_namegen_next(&b->gen, name, name_taken, b, &plain)) {
+    if (chat_broker_fresh_name(b, name, &plain)) {
         chat_peer_text(b, p, CHAT_T_FULL, NULL);
         chat_peer_doom(b, p, CHAT_CLOSE_FULL);
         return;
     }
-    if (!chat_clustered(&b->bus)) {
+    if (!chat_bus_live(&b->bus)) {
         chat_peer_named(b, p, name, strlen(name), plain);
         return;
     }

@@ -33,6 +33,12 @@ typedef struct chat_room {
                                  format fans out with one rendering */
     chat_link members;        /* of chat_peer.room_link */
     chat_history history;
+    uint8_t followed;         /* cluster mode: its channel is subscribed */
+    uint32_t fetch_waiters;   /* joins waiting for its history (fetch.c) */
+    uint64_t fetch;           /* the history fetch's token, or 0 */
+    char fetch_key[17];       /* the token in hex: the fetches map key */
+    uint64_t *early;          /* lines that came while fetching, by origin */
+    uint32_t n_early, cap_early;
 } chat_room;
 
 typedef enum peer_state {
@@ -118,6 +124,8 @@ struct chat_broker {
     chat_bus bus;             /* cluster mode: events out, messages in */
     chat_map claims;          /* folded name -> chat_wait of a claim */
     chat_map remote;          /* folded name -> chat_remote */
+    chat_map fetches;         /* token -> chat_room whose history is
+                                 fetched (fetch.c) */
     chat_ringpool rings;      /* recycled outbox rings */
     chat_filter_entry *filters;
     size_t n_filters;
@@ -233,6 +241,28 @@ void chat_room_release(chat_broker *b, chat_room *r);
 /* Move p into the room named name (created if needed); p gets history and
  * "You joined"; the old room gets "left", the new one "joined". */
 int chat_room_enter(chat_broker *b, chat_peer *p, const char *name, size_t len);
+/* chat_room_enter without waiting for the room's history. */
+int chat_room_enter_now(chat_broker *b, chat_peer *p, const char *name,
+                        size_t len);
+/* Cluster mode: follow r's channel (once), or stop. */
+void chat_room_follow(chat_broker *b, chat_room *r, int on);
+
+/* ---- fetch.c: a room's history from the cluster ---- */
+
+/* p's join of r (no members here yet, some elsewhere) waits for the
+ * room's history. Returns CHAT_OK or CHAT_ERR_NOMEM. */
+int chat_fetch_join(chat_broker *b, chat_peer *p, chat_room *r);
+/* A line w came on r's channel while its history is fetched. */
+void chat_fetch_note(chat_broker *b, chat_room *r, const chat_wire *w);
+/* A join waiting for the room of folded name key stopped waiting. */
+void chat_fetch_waiter_gone(chat_broker *b, const char *key);
+/* Free what a fetch holds (the broker is freed). */
+void chat_fetch_clear(chat_broker *b, chat_room *r);
+/* The replica forgets every remote user (remote.c). */
+void chat_remote_drop_all(chat_broker *b);
+/* A new name no one here knows of (the generator's), or -1 when the
+ * generator is exhausted; *plain as chat_namegen_next says. */
+int chat_broker_fresh_name(chat_broker *b, char out[32], int *plain);
 /* Take p out of its room; notify the rest if notify; drop an empty room. */
 void chat_room_leave(chat_broker *b, chat_peer *p, int notify);
 /* Send l to every member (as others' traffic), each in its dialect; from,

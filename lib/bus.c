@@ -8,6 +8,7 @@
 void chat_bus_init(chat_bus *bus, uint64_t k0, uint64_t k1)
 {
     chat_map_init(&bus->seen, offsetof(chat_seen, key), k0, k1);
+    chat_map_init(&bus->reclaims, offsetof(chat_reclaim, key), k1, k0);
 }
 
 static void rec_clear(const chat_allocator *a, chat_event_rec *e)
@@ -27,6 +28,7 @@ void chat_bus_free(chat_bus *bus, const chat_allocator *a)
     while ((s = chat_map_next(&bus->seen, &pos)))
         chat_mem_free(a, s);
     chat_map_free(&bus->seen, a);
+    chat_cluster_free(bus, a);
 }
 
 /* ---- events out ---------------------------------------------------------- */
@@ -53,6 +55,11 @@ static int grow(chat_broker *b)
 static void push(chat_broker *b, chat_event_rec *e)
 {
     chat_bus *bus = &b->bus;
+    if (bus->down) { /* nothing reaches the others: chat_broker_cluster_up */
+        b->stats.cluster_unsent += e->kind == CHAT_EVENT_PUBLISH;
+        rec_clear(&b->alloc, e);
+        return;
+    }
     if (bus->count >= bus->limit || (bus->count == bus->cap && grow(b))) {
         b->stats.events_dropped++;
         rec_clear(&b->alloc, e);
@@ -65,6 +72,17 @@ static void set_target(chat_event_rec *e, const char *target)
 {
     size_t n = strlen(target);
     memcpy(e->target, target, n + 1);
+}
+
+void chat_bus_drop_queue(chat_broker *b)
+{
+    chat_bus *bus = &b->bus;
+    for (; bus->count; bus->count--) {
+        chat_event_rec *e = &bus->q[bus->head];
+        b->stats.cluster_unsent += e->kind == CHAT_EVENT_PUBLISH;
+        rec_clear(&b->alloc, e);
+        bus->head = (bus->head + 1) % bus->cap;
+    }
 }
 
 void chat_bus_subscribe(chat_broker *b, const char *room, int on)
@@ -86,7 +104,16 @@ void chat_bus_publish(chat_broker *b, chat_channel channel, const char *target,
     if (!chat_clustered(bus))
         return;
     memcpy(w->node, bus->node, sizeof(w->node));
+    /* Numbering starts from the time (1024 a millisecond), so a node
+     * restarted under the same id within its lease is not taken for a
+     * replay of its earlier life (doc/cluster.md, "The message format"). */
+    if (bus->seq == 0)
+        bus->seq = b->now << 10;
     w->seq = ++bus->seq;
+    if (bus->down) {
+        b->stats.cluster_unsent++;
+        return;
+    }
     chat_event_rec e = {.kind = CHAT_EVENT_PUBLISH,
                         .channel = (uint8_t)channel,
                         .history = (uint8_t)(history != 0)};
@@ -117,13 +144,35 @@ void chat_bus_claim(chat_broker *b, uint64_t token, const char *name,
     push(b, &e);
 }
 
+void chat_bus_fetch(chat_broker *b, uint64_t token, const char *room)
+{
+    chat_event_rec e = {.kind = CHAT_EVENT_FETCH, .token = token};
+    set_target(&e, room);
+    push(b, &e);
+}
+
+void chat_bus_forget(chat_broker *b, const char *room)
+{
+    chat_event_rec e = {.kind = CHAT_EVENT_FORGET};
+    set_target(&e, room);
+    push(b, &e);
+}
+
+/* name "" is every name this node holds (chat_bus_release_all). */
+static void release(chat_broker *b, const char *name)
+{
+    chat_event_rec e = {.kind = CHAT_EVENT_RELEASE};
+    set_target(&e, name);
+    push(b, &e);
+}
+
+void chat_bus_release_all(chat_broker *b) { release(b, ""); }
+
 void chat_bus_release(chat_broker *b, const char *name)
 {
     if (!chat_clustered(&b->bus) || !name[0])
         return;
-    chat_event_rec e = {.kind = CHAT_EVENT_RELEASE};
-    set_target(&e, name);
-    push(b, &e);
+    release(b, name);
 }
 
 void chat_bus_presence(chat_broker *b, chat_wire_kind kind, const char *name,
@@ -213,8 +262,10 @@ static void notice(chat_broker *b, chat_room *r, chat_text kind,
 static void remote_said(chat_broker *b, const chat_wire *w)
 {
     chat_room *r = chat_room_find(b, w->room, strlen(w->room));
-    if (!r || !r->count)
+    if (!r || (!r->count && !r->fetch))
         return; /* not followed here (any more) */
+    if (r->fetch)
+        chat_fetch_note(b, r, w); /* not to be taken twice from history */
     chat_targs args = {.n = w->name, .r = r->name, .t = w->text,
                        .t_len = w->text_len};
     chat_line *l = chat_line_new(
@@ -290,6 +341,7 @@ static void apply(chat_broker *b, const chat_wire *w)
         if (strcmp(w->other, b->bus.node) != 0)
             chat_remote_drop_node(b, w->other, announce_gone);
         break;
+    case CHAT_WIRE_SYNC: chat_cluster_sync_answer(b, w->node); break;
     default: break;
     }
 }

@@ -36,6 +36,8 @@ typedef struct chat_bus {
     uint32_t head, count, cap, limit;
     chat_event_rec out;           /* the event last handed out */
     chat_map seen;                /* node id -> chat_seen */
+    uint8_t down;                 /* the link to the bus is down */
+    chat_map reclaims;            /* token -> chat_reclaim (cluster.c) */
 } chat_bus;
 
 struct chat_broker;
@@ -43,6 +45,11 @@ struct chat_peer;
 struct chat_room;
 
 static inline int chat_clustered(const chat_bus *bus) { return bus->node[0]; }
+/* Cluster mode with the link up: names are the cluster's to grant. */
+static inline int chat_bus_live(const chat_bus *bus)
+{
+    return bus->node[0] && !bus->down;
+}
 
 void chat_bus_init(chat_bus *bus, uint64_t k0, uint64_t k1);
 void chat_bus_free(chat_bus *bus, const chat_allocator *a);
@@ -57,8 +64,30 @@ void chat_bus_publish(struct chat_broker *b, chat_channel channel,
 void chat_bus_claim(struct chat_broker *b, uint64_t token, const char *name,
                     const char *old);
 void chat_bus_release(struct chat_broker *b, const char *name);
+/* Give back every name this node holds (a RELEASE of target ""). */
+void chat_bus_release_all(struct chat_broker *b);
+/* Fetch room's history (token answers it); forget its stored history. */
+void chat_bus_fetch(struct chat_broker *b, uint64_t token, const char *room);
+void chat_bus_forget(struct chat_broker *b, const char *room);
+/* Drop every queued event (the link is down; publishes counted unsent). */
+void chat_bus_drop_queue(struct chat_broker *b);
 /* Tell the others: name joined / left room; old is now name in room. */
 void chat_bus_presence(struct chat_broker *b, chat_wire_kind kind,
                        const char *name, const char *room, const char *old);
+
+/* ---- cluster.c: the link's state, resync and reclaiming names ---- */
+
+/* A name claimed again after the link came back, awaiting its answer. */
+typedef struct chat_reclaim {
+    char key[17];                 /* the token in hex: the map key */
+    char name[CHAT_NAME_MAX + 1]; /* as it was shown */
+} chat_reclaim;
+
+void chat_cluster_free(chat_bus *bus, const chat_allocator *a);
+/* The answer to a reclaim's CLAIM: CHAT_OK, or CHAT_ERR_NOT_FOUND if
+ * token is no reclaim. */
+int chat_reclaim_done(struct chat_broker *b, uint64_t token, int granted);
+/* Another node asks who is where: say it, on its channel. */
+void chat_cluster_sync_answer(struct chat_broker *b, const char *node);
 
 #endif

@@ -135,7 +135,7 @@ static void cmd_name(chat_broker *b, chat_peer *p, args *a)
     }
     /* A new name is the cluster's to grant; a new spelling of one's own
      * is not a new name. */
-    if (chat_clustered(&b->bus) && !own) {
+    if (chat_bus_live(&b->bus) && !own) {
         if (chat_claim_start(b, p, CHAT_CLAIM_RENAME, a->rest, a->rest_len, 0))
             chat_peer_nomem(b, p);
         return;
@@ -478,7 +478,7 @@ static void login_line(chat_broker *b, chat_peer *p, const char *text,
         chat_peer_text(b, p, CHAT_T_NAME_TAKEN, &(chat_targs){.o = name});
         return;
     }
-    if (!chat_clustered(&b->bus))
+    if (!chat_bus_live(&b->bus))
         chat_peer_named(b, p, text, len, 0);
     else if (chat_claim_start(b, p, CHAT_CLAIM_LOGIN, text, len, 0))
         chat_peer_nomem(b, p);

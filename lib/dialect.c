@@ -61,6 +61,11 @@ static const chat_dialect_def chat = {
         [CHAT_T_TOO_FAST] = "You are sending too fast, slow down",
         [CHAT_T_FILTER_LATE] =
             "Your message was not sent: the filter did not answer in time",
+        [CHAT_T_CLUSTER_DOWN] =
+            "Chat with other servers is unavailable; users here can still chat",
+        [CHAT_T_CLUSTER_UP] = "Chat with other servers is available again",
+        [CHAT_T_NAME_LOST] =
+            "Your name {o} was taken on another server; you are now {n}",
     },
 };
 

@@ -48,6 +48,9 @@ typedef enum chat_text {
     CHAT_T_BAD_UTF8,
     CHAT_T_TOO_FAST,
     CHAT_T_FILTER_LATE,   /* a waiting filter did not answer in time */
+    CHAT_T_CLUSTER_DOWN,  /* cluster mode: the link to the bus is lost */
+    CHAT_T_CLUSTER_UP,    /* ... and back */
+    CHAT_T_NAME_LOST,     /* {o} the name lost to another node, {n} the new */
     CHAT_T_COUNT
 } chat_text;
 

@@ -200,6 +200,8 @@ void chat_peer_welcome(chat_broker *b, chat_peer *p)
         chat_peer_help(b, p);
     chat_peer_text(b, p, CHAT_T_YOU_ARE, &(chat_targs){.n = p->name});
     p->bounded = 0;
+    if (b->bus.down) /* cluster mode, the link lost: say so at once */
+        chat_peer_text(b, p, CHAT_T_CLUSTER_DOWN, NULL);
     const char *room = b->default_room;
     if (chat_room_enter(b, p, room, strlen(room)))
         chat_peer_nomem(b, p);
@@ -226,6 +228,8 @@ void chat_peer_renamed(chat_broker *b, chat_peer *p, const char *name,
     char old[CHAT_KEY_SIZE];
     memcpy(old, p->name, sizeof(old));
     (void)chat_peer_set_name(b, p, name, len); /* cannot fail: see it */
+    if (!p->room)
+        return; /* its join waits for the room's history (fetch.c) */
     chat_room_notice(b, p->room, CHAT_T_RENAMED,
                      &(chat_targs){.n = p->name, .o = old});
     chat_bus_presence(b, CHAT_WIRE_RENAMED, p->name, p->room->name, old);

@@ -117,6 +117,20 @@ void chat_remote_drop_node(chat_broker *b, const char *node,
     }
 }
 
+void chat_remote_drop_all(chat_broker *b)
+{
+    chat_remote *batch[64], *u;
+    size_t n;
+    do { /* as in chat_remote_drop_node: never change the map mid-walk */
+        size_t pos = 0;
+        n = 0;
+        while (n < 64 && (u = chat_map_next(&b->remote, &pos)))
+            batch[n++] = u;
+        for (size_t i = 0; i < n; i++)
+            chat_remote_drop(b, batch[i]);
+    } while (n);
+}
+
 void chat_remote_free_all(chat_broker *b)
 {
     size_t pos = 0;

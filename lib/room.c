@@ -39,9 +39,10 @@ chat_room *chat_room_get(chat_broker *b, const char *name, size_t len)
 
 void chat_room_release(chat_broker *b, chat_room *r)
 {
-    if (r->count || r->remote_count)
+    if (r->count || r->remote_count || r->fetch_waiters)
         return;
     chat_map_remove(&b->rooms, &b->alloc, r);
+    chat_fetch_clear(b, r);
     chat_history_clear(&r->history, &b->alloc);
     chat_mem_free(&b->alloc, r);
     b->stats.rooms--;
@@ -78,16 +79,44 @@ void chat_room_leave(chat_broker *b, chat_peer *p, int notify)
     if (notify)
         announce(b, r, p, CHAT_T_LEFT);
     chat_bus_presence(b, CHAT_WIRE_LEFT, p->name, r->name, NULL);
-    if (r->count == 0) {
+    if (r->count == 0 && !r->fetch_waiters) {
         /* No one here reads it now: stop following it, and its history
          * (kept from the channel) would go stale. */
-        chat_bus_subscribe(b, r->name, 0);
+        chat_room_follow(b, r, 0);
         chat_history_clear(&r->history, &b->alloc);
         chat_room_release(b, r);
     }
 }
 
+void chat_room_follow(chat_broker *b, chat_room *r, int on)
+{
+    if (r->followed == (on != 0))
+        return;
+    r->followed = (uint8_t)(on != 0);
+    chat_bus_subscribe(b, r->name, on);
+}
+
 int chat_room_enter(chat_broker *b, chat_peer *p, const char *name, size_t len)
+{
+    /* Cluster mode: the first member here of a room that lives elsewhere
+     * waits for its history; the first anywhere starts it afresh. */
+    if (chat_bus_live(&b->bus) && b->opt.history) {
+        chat_room *r = chat_room_find(b, name, len);
+        if (r && r != p->room && (r->fetch_waiters ||
+                                  (r->count == 0 && r->remote_count)))
+            return chat_fetch_join(b, p, r);
+        if (!r || (r->count == 0 && r->remote_count == 0)) {
+            char room[CHAT_KEY_SIZE];
+            memcpy(room, name, len);
+            room[len] = '\0';
+            chat_bus_forget(b, room);
+        }
+    }
+    return chat_room_enter_now(b, p, name, len);
+}
+
+int chat_room_enter_now(chat_broker *b, chat_peer *p, const char *name,
+                        size_t len)
 {
     chat_room *r = chat_room_get(b, name, len);
     if (!r)
@@ -97,8 +126,8 @@ int chat_room_enter(chat_broker *b, chat_peer *p, const char *name, size_t len)
     chat_room_leave(b, p, 1);
     announce(b, r, p, CHAT_T_JOINED);
     chat_list_push_back(&r->members, &p->room_link);
-    if (r->count++ == 0)
-        chat_bus_subscribe(b, r->name, 1);
+    r->count++;
+    chat_room_follow(b, r, 1);
     r->of_format[p->format]++;
     chat_bus_presence(b, CHAT_WIRE_JOINED, p->name, r->name, NULL);
     p->room = r;
@@ -181,6 +210,7 @@ void chat_room_free_all(chat_broker *b)
     size_t pos = 0;
     chat_room *r;
     while ((r = chat_map_next(&b->rooms, &pos))) {
+        chat_fetch_clear(b, r);
         chat_history_clear(&r->history, &b->alloc);
         chat_mem_free(&b->alloc, r);
     }

@@ -6,14 +6,19 @@
 #include "broker_int.h"
 #include "text.h"
 
-static void set_key(chat_wait *w, uint64_t token)
+void chat_token_key(char out[17], uint64_t token)
 {
     static const char hex[] = "0123456789abcdef";
 
-    w->token = token;
     for (int i = 0; i < 16; i++)
-        w->key[i] = hex[(token >> (60 - 4 * i)) & 0xf];
-    w->key[16] = '\0';
+        out[i] = hex[(token >> (60 - 4 * i)) & 0xf];
+    out[16] = '\0';
+}
+
+static void set_key(chat_wait *w, uint64_t token)
+{
+    w->token = token;
+    chat_token_key(w->key, token);
 }
 
 static chat_wait *wait_of(chat_broker *b, chat_peer *p)
@@ -104,7 +109,9 @@ static void stop_waiting(chat_broker *b, chat_wait *w)
     w->pending = 0;
     chat_map_remove(&b->waits, &b->alloc, w);
     chat_list_remove(&w->link);
-    if (w->claim)
+    if (w->claim == CHAT_CLAIM_JOIN)
+        chat_fetch_waiter_gone(b, w->claim_key);
+    else if (w->claim)
         chat_map_remove(&b->claims, &b->alloc, w);
 }
 
@@ -115,7 +122,7 @@ void chat_wait_discard(chat_broker *b, chat_peer *p)
         return;
     /* A name claimed for a user who left may be granted all the same:
      * give it back, whatever the answer was to be. */
-    if (w->pending && w->claim)
+    if (w->pending && w->claim && w->claim != CHAT_CLAIM_JOIN)
         chat_bus_release(b, w->claim_name);
     stop_waiting(b, w);
     for (uint32_t i = 0; i < w->held_count; i++)
@@ -234,9 +241,76 @@ static void claim_finish(chat_broker *b, chat_wait *w, int granted)
         run_held(b, w);
 }
 
+/* p's join of a room waits for that room's history from the cluster
+ * (chat_broker_history); a wait like a claim's, without a name. */
+int chat_join_wait(chat_broker *b, chat_peer *p, const chat_room *r)
+{
+    chat_wait *w = wait_of(b, p);
+    if (!w)
+        return -1;
+    set_key(w, ++b->next_token);
+    if (chat_map_insert(&b->waits, &b->alloc, w))
+        return -1;
+    memcpy(w->claim_name, r->name, sizeof(w->claim_name));
+    memcpy(w->claim_key, r->key, sizeof(w->claim_key));
+    w->claim = CHAT_CLAIM_JOIN;
+    w->pending = 1;
+    schedule(b, w, b->opt.claim_ms);
+    return 0;
+}
+
+/* The history came, or will not: p joins with what the room has. */
+static void join_finish(chat_broker *b, chat_wait *w)
+{
+    chat_peer *p = w->peer;
+    /* p enters before it stops waiting: the room's last waiter leaving
+     * would otherwise release the room, and its history with it. */
+    if (!chat_peer_done(p) &&
+        chat_room_enter_now(b, p, w->claim_name, strlen(w->claim_name)))
+        chat_peer_nomem(b, p);
+    stop_waiting(b, w);
+    w->claim = 0;
+    if (!chat_peer_done(p) && p->wait == w)
+        run_held(b, w);
+}
+
+/* The first wait of the cluster's (a claim or a join), or NULL. */
+static chat_wait *cluster_wait(chat_broker *b, const char *room_key)
+{
+    for (chat_link *l = b->wait_list.next; l != &b->wait_list; l = l->next) {
+        chat_wait *w = CHAT_CONTAINER(l, chat_wait, link);
+        if (!w->claim)
+            continue;
+        if (!room_key ||
+            (w->claim == CHAT_CLAIM_JOIN && strcmp(w->claim_key, room_key) == 0))
+            return w;
+    }
+    return NULL;
+}
+
+void chat_fetch_finish_joins(chat_broker *b, const char *room_key)
+{
+    chat_wait *w;
+    while ((w = cluster_wait(b, room_key)))
+        join_finish(b, w);
+}
+
+static void claim_late(chat_broker *b, chat_wait *w);
+
+void chat_waits_decide_all(chat_broker *b)
+{
+    chat_wait *w;
+    while ((w = cluster_wait(b, NULL)))
+        claim_late(b, w);
+}
+
 /* No answer in time: decide here, with what this node knows. */
 static void claim_late(chat_broker *b, chat_wait *w)
 {
+    if (w->claim == CHAT_CLAIM_JOIN) {
+        join_finish(b, w);
+        return;
+    }
     int taken = chat_map_find(&b->names, w->claim_key) != NULL ||
                 chat_map_find(&b->remote, w->claim_key) != NULL;
     claim_finish(b, w, !taken);
@@ -250,9 +324,12 @@ int chat_broker_claim_done(chat_broker *b, uint64_t token, int granted,
         return CHAT_ERR_STATE;
     set_key(&probe, token);
     chat_wait *w = chat_map_find(&b->waits, probe.key);
-    if (!w || !w->claim)
-        return CHAT_ERR_NOT_FOUND;
     b->now = now_ms;
+    if (!w || !w->claim || w->claim == CHAT_CLAIM_JOIN) {
+        int rc = chat_reclaim_done(b, token, granted);
+        chat_broker_settle(b);
+        return rc;
+    }
     claim_finish(b, w, granted);
     chat_broker_settle(b);
     return CHAT_OK;

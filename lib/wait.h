@@ -62,7 +62,22 @@ enum chat_claim_for {
     CHAT_CLAIM_LOGIN = 1, /* its login line */
     CHAT_CLAIM_RENAME,    /* /name */
     CHAT_CLAIM_RANDOM,    /* a generated name at joining */
+    CHAT_CLAIM_JOIN,      /* not a name: a join waiting for the room's
+                             history (claim_name, claim_key: the room) */
 };
+
+/* token in hex (16 digits and a NUL): the key of maps by token. */
+void chat_token_key(char out[17], uint64_t token);
+
+struct chat_room;
+/* p's join of r waits for r's history (fetch.c). Returns 0, or -1
+ * without memory. */
+int chat_join_wait(struct chat_broker *b, struct chat_peer *p,
+                   const struct chat_room *r);
+/* Every join waiting for the room of folded name room_key goes ahead. */
+void chat_fetch_finish_joins(struct chat_broker *b, const char *room_key);
+/* The link went down: decide every claim and join that waits for it. */
+void chat_waits_decide_all(struct chat_broker *b);
 
 /* p claims name (valid, free as far as this node knows) for why: a CLAIM
  * event, and p waits. Returns 0, or -1 without memory (p is closed). */

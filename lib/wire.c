@@ -7,7 +7,7 @@
 
 static const char *const kinds[CHAT_WIRE_KINDS] = {
     "chat", "me", "direct", "joined", "left", "renamed", "here", "gone",
-    "node-gone",
+    "node-gone", "sync",
 };
 
 /* Which fields each kind carries: N name, R room, O other (a name), T
@@ -18,7 +18,7 @@ static const unsigned char fields[CHAT_WIRE_KINDS] = {
     [CHAT_WIRE_DIRECT] = N | O | T,  [CHAT_WIRE_JOINED] = N | R,
     [CHAT_WIRE_LEFT] = N | R,        [CHAT_WIRE_RENAMED] = N | O | R,
     [CHAT_WIRE_HERE] = N | R,        [CHAT_WIRE_GONE] = N,
-    [CHAT_WIRE_NODE_GONE] = G,
+    [CHAT_WIRE_NODE_GONE] = G,       [CHAT_WIRE_SYNC] = 0,
 };
 
 int chat_node_id_valid(const char *s, size_t n)

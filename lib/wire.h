@@ -28,6 +28,8 @@ typedef enum chat_wire_kind {
     CHAT_WIRE_GONE,      /* name: a user of node left the cluster */
     CHAT_WIRE_NODE_GONE, /* other (a node id): that node and all its users
                             are gone */
+    CHAT_WIRE_SYNC,      /* no fields: node asks every node to say who is
+                            where (HERE, on node's own channel) */
     CHAT_WIRE_KINDS
 } chat_wire_kind;
 

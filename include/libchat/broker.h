@@ -160,6 +160,9 @@ typedef struct chat_stats {
     uint64_t remote_in;      /* messages from other nodes applied */
     uint64_t remote_invalid; /* messages from the bus refused as invalid */
     uint64_t remote_users;   /* users on other nodes, as this node knows */
+    uint64_t cluster_unsent; /* messages for other nodes not sent: the
+                                link to the bus was down */
+    uint64_t cluster_down;   /* 1 while the link to the bus is down */
 } chat_stats;
 
 /* ---- broker lifetime ------------------------------------------------- */

@@ -43,7 +43,19 @@ typedef enum chat_event_kind {
                                gives up in the same atomic step, for a
                                rename, else len 0), then answer with
                                chat_broker_claim_done(token) */
-    CHAT_EVENT_RELEASE,     /* name target is free again */
+    CHAT_EVENT_RELEASE,     /* name target is free again; target "":
+                               every name this node holds (before it
+                               claims its users' names again after the
+                               link came back) */
+    CHAT_EVENT_FETCH,       /* this node's first member joins room target,
+                               which has members on other nodes: read the
+                               room's history (the newest CHAT_OPT_HISTORY
+                               messages published with history set, newest
+                               first) and answer chat_broker_history(token).
+                               The joiner waits for it. */
+    CHAT_EVENT_FORGET,      /* room target is new cluster-wide: drop what
+                               history is stored for it (lines of an
+                               earlier life of the room) */
 } chat_event_kind;
 
 typedef struct chat_event {
@@ -55,7 +67,8 @@ typedef struct chat_event {
     int history;            /* PUBLISH: a chat line the room keeps: append
                                it to the room's history in the same atomic
                                step that publishes it */
-    uint64_t token;         /* CLAIM: names it in chat_broker_claim_done */
+    uint64_t token;         /* CLAIM: names it in chat_broker_claim_done;
+                               FETCH: in chat_broker_history */
 } chat_event;
 
 /*
@@ -101,6 +114,53 @@ CHAT_EXTERN int chat_broker_claim_done(chat_broker *b, uint64_t token,
  */
 CHAT_EXTERN int chat_broker_node_gone(chat_broker *b, const char *node_id,
                                       uint64_t now_ms);
+
+/* A message as stored on the bus: bytes the caller owns. */
+typedef struct chat_bytes {
+    const void *data;
+    size_t len;
+} chat_bytes;
+
+/*
+ * The answer to a FETCH event: the room's stored messages msgs[0..n),
+ * newest first (as LRANGE returns a list LPUSHed to), each copied as
+ * needed. Messages that are not valid chat lines of that room are
+ * skipped and counted (chat_stats.remote_invalid). The room's history
+ * becomes these lines plus the ones that arrived on its channel while
+ * the fetch ran (each once), and every member waiting to join gets it,
+ * then "You joined {room}", then its held lines run. A fetch that is not
+ * answered within CHAT_OPT_CLAIM_TIMEOUT_MS finishes with the lines that
+ * arrived meanwhile. Errors: CHAT_ERR_NOT_FOUND (no such fetch waits:
+ * answered, timed out, or its joiners left), CHAT_ERR_STATE if cluster
+ * mode is off.
+ */
+CHAT_EXTERN int chat_broker_history(chat_broker *b, uint64_t token,
+                                    const chat_bytes *msgs, size_t n,
+                                    uint64_t now_ms);
+
+/*
+ * The link to the bus is up (up non-zero) or down. Call it with up each
+ * time the link (re)connects, the first time included, and with 0 each
+ * time it is lost or cannot be made.
+ *
+ * Down: this node's users are told once, in-band ("Chat with other
+ * servers is unavailable; users here can still chat"), and users who
+ * join while it lasts are told at joining; queued events are dropped and
+ * no more are queued (messages for other nodes are counted in
+ * chat_stats.cluster_unsent); name claims are decided here at once; the
+ * replica of remote users is forgotten (they cannot be reached).
+ *
+ * Up: the node resynchronises: it subscribes again to every room it has
+ * members in, asks every node to say who is where (and answers such
+ * requests itself), announces its own users, and claims every name its
+ * users hold again. A name another node took meanwhile is lost: its user
+ * gets a new random name and "Your name {old} was taken on another
+ * server; you are now {new}". After an outage, users are told "Chat with
+ * other servers is available again". Errors: CHAT_ERR_STATE if cluster
+ * mode is off.
+ */
+CHAT_EXTERN int chat_broker_cluster_up(chat_broker *b, int up,
+                                       uint64_t now_ms);
 
 #ifdef __cplusplus
 }

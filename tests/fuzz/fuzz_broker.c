@@ -16,7 +16,10 @@
  * The broker is node "n0" of a cluster: every drain also pulls its events,
  * and op 7 with an argument 0xE0-0xEF takes the next bytes (length from
  * the next byte) as a message from another node, which the broker must
- * validate as if typed.
+ * validate as if typed; 0xB0 and 0xB1 say the link to the bus went down
+ * and came back. Two fetches of a room's history in three are answered,
+ * with a line of the room, one of another room, one of its own and bytes
+ * that are no message.
  *
  * A join op's bits 3-4 pick the dialect (0 chat, 1 a-chat, 2 telex, 3
  * chat) and its high bit makes it a line peer (chat_peer_feed_line, whose
@@ -28,6 +31,7 @@
  * LLVMFuzzerTestOneInput. tests/fuzz/seeds.py writes the seed corpus.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,9 +84,12 @@ static void check_rooms(chat_broker *b)
                 abort();
             far++;
         }
-        /* A room exists while someone is in it, here or elsewhere; this
-         * node follows its channel exactly while it has members here. */
-        if (members != r->count || far != r->remote_count || members + far == 0)
+        /* A room exists while someone is in it, here or elsewhere, or
+         * waits to join it; this node follows its channel exactly while
+         * it has members here or joins waiting for its history. */
+        uint32_t here = members + r->fetch_waiters;
+        if (members != r->count || far != r->remote_count || here + far == 0 ||
+            r->followed != (here != 0))
             abort();
         n++;
     }
@@ -122,7 +129,10 @@ static void check(chat_broker *b, chat_peer *const *peers)
         if (!p || p->state != PEER_ACTIVE)
             continue;
         named++;
-        if (chat_map_find(&b->names, p->key) != p || !p->room)
+        if (chat_map_find(&b->names, p->key) != p)
+            abort();
+        /* Only a join waiting for a room's history leaves one outside. */
+        if (!p->room && !(p->wait && p->wait->claim == CHAT_CLAIM_JOIN))
             abort();
         for (int j = 0; j < i; j++)
             if (peers[j] && peers[j]->state == PEER_ACTIVE &&
@@ -161,6 +171,24 @@ static void write_peer(chat_broker *b, chat_peer *p, uint64_t now,
     chat_peer_consume(b, p, partial ? total / (partial + 1) : total, now);
 }
 
+/* Answer a history fetch for room with what a store might hold: a line
+ * of it, a line of another room, a line of this node's own, and bytes
+ * that are no message at all. */
+static void stored_history(chat_broker *b, const char *room, uint64_t token,
+                           uint64_t now)
+{
+    char ok[96], other[96], own[96];
+    int n1 = snprintf(ok, sizeof ok, "c1 n9 %llu chat\nzed\n%s\n\nold news",
+                      (unsigned long long)token, room);
+    int n2 = snprintf(other, sizeof other, "c1 n9 1 me\nzed\nelsewhere\n\nx");
+    int n3 = snprintf(own, sizeof own, "c1 n0 1 chat\nme\n%s\n\nmine", room);
+    chat_bytes msgs[] = {
+        {ok, (size_t)n1}, {other, (size_t)n2}, {own, (size_t)n3},
+        {"c1 garbage", 10}, {NULL, 0},
+    };
+    (void)chat_broker_history(b, token, msgs, 5, now);
+}
+
 /* One pass of a front-end: write every ready peer, then retry the peers
  * whose output is still pending (their transports became writable); and
  * send what the cluster is told. */
@@ -176,6 +204,8 @@ static void drain(chat_broker *b, chat_peer *const *peers, uint64_t now,
          * their timeout (when the queue dropped them, say). */
         if (ev.kind == CHAT_EVENT_CLAIM)
             (void)chat_broker_claim_done(b, ev.token, ev.token % 3 != 0, now);
+        if (ev.kind == CHAT_EVENT_FETCH && ev.token % 3)
+            stored_history(b, ev.target, ev.token, now);
     }
     while ((p = chat_broker_next_ready(b))) {
         if (live_index(peers, p) < 0)
@@ -271,6 +301,8 @@ static void special(chat_broker *b, unsigned v, uint64_t now, int *filtered,
         *filtered = !*filtered;
     } else if (v >= 0xF0) {
         answer(b, lt, v, now);
+    } else if (v == 0xB0 || v == 0xB1) { /* the link to the bus: down, up */
+        (void)chat_broker_cluster_up(b, v == 0xB1, now);
     }
 }
 

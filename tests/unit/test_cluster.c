@@ -78,6 +78,89 @@ static void claim(int i, const chat_event *ev)
     ck_assert_int_eq(chat_broker_claim_done(nodes[i].h->b, ev->token, granted,
                                             nodes[i].h->now), CHAT_OK);
 }
+/* The rooms' stored histories: each a list, newest first, as LPUSH and
+ * LTRIM keep it (the publish script appends and publishes in one step). */
+#define MAX_ROOMS 16
+#define KEPT 32
+static struct {
+    char key[CHAT_NAME_MAX + 1];
+    chat_bytes lines[KEPT]; /* newest first; data malloc'd */
+    size_t n;
+} stored[MAX_ROOMS];
+static int nstored;
+static int hold_fetches; /* leave history fetches unanswered ... */
+static struct {
+    int node;
+    uint64_t token;
+    char room[CHAT_NAME_MAX + 1];
+} held[8]; /* ... and keep them here */
+static int nheld;
+
+static int stored_of(const char *room)
+{
+    char key[CHAT_NAME_MAX + 1];
+    fold(key, room);
+    for (int i = 0; i < nstored; i++)
+        if (strcmp(stored[i].key, key) == 0)
+            return i;
+    ck_assert_int_lt(nstored, MAX_ROOMS);
+    strcpy(stored[nstored].key, key);
+    stored[nstored].n = 0;
+    return nstored++;
+}
+
+static void forget(const char *room)
+{
+    int s = stored_of(room);
+    for (size_t k = 0; k < stored[s].n; k++)
+        free((void *)stored[s].lines[k].data);
+    stored[s].n = 0;
+}
+
+static void store(const chat_event *ev)
+{
+    int s = stored_of(ev->target);
+    if (stored[s].n == KEPT)
+        free((void *)stored[s].lines[--stored[s].n].data);
+    memmove(&stored[s].lines[1], &stored[s].lines[0],
+            stored[s].n++ * sizeof(chat_bytes));
+    void *copy = malloc(ev->len);
+    ck_assert_ptr_nonnull(copy);
+    memcpy(copy, ev->data, ev->len);
+    stored[s].lines[0] = (chat_bytes){copy, ev->len};
+}
+
+static void fetch(int i, const chat_event *ev)
+{
+    if (hold_fetches) {
+        ck_assert_int_lt(nheld, 8);
+        held[nheld].node = i;
+        held[nheld].token = ev->token;
+        strcpy(held[nheld++].room, ev->target);
+        return;
+    }
+    int s = stored_of(ev->target);
+    ck_assert_int_eq(chat_broker_history(nodes[i].h->b, ev->token,
+                                         stored[s].lines, stored[s].n,
+                                         nodes[i].h->now),
+                     CHAT_OK);
+}
+
+/* Give name back if node i holds it; "" gives back all it holds. */
+static void release(int i, const char *name)
+{
+    if (name[0]) {
+        if (*owner(name) == i)
+            *owner(name) = -1;
+        return;
+    }
+    for (int k = 0; k < nnames; k++)
+        if (names[k].node == i)
+            names[k].node = -1;
+}
+
+static int cut[NODES];   /* node i's link is down: nothing reaches it */
+
 static int twice;        /* deliver every message twice */
 static char *last_msg;   /* the last message published, for replays */
 static size_t last_len;
@@ -126,7 +209,7 @@ static void deliver(int from, const chat_event *ev)
     for (int i = 0; i < NODES; i++) {
         /* Redis delivers to the publisher too, if it follows the channel:
          * the broker must ignore its own messages. */
-        if (!reaches(i, ev) && i != from)
+        if ((!reaches(i, ev) && i != from) || cut[i])
             continue;
         for (int k = 0; k <= twice; k++)
             ck_assert_int_eq(chat_broker_remote(nodes[i].h->b, last_msg,
@@ -145,12 +228,18 @@ static void pump(void)
             chat_event ev;
             while (chat_broker_next_event(nodes[i].h->b, &ev)) {
                 busy = 1;
+                if (ev.kind == CHAT_EVENT_PUBLISH && ev.history)
+                    store(&ev);
                 if (ev.kind == CHAT_EVENT_PUBLISH)
                     deliver(i, &ev);
+                else if (ev.kind == CHAT_EVENT_FETCH)
+                    fetch(i, &ev);
+                else if (ev.kind == CHAT_EVENT_FORGET)
+                    forget(ev.target);
                 else if (ev.kind == CHAT_EVENT_CLAIM && !hold_claims)
                     claim(i, &ev);
-                else if (ev.kind == CHAT_EVENT_RELEASE && *owner(ev.target) == i)
-                    *owner(ev.target) = -1;
+                else if (ev.kind == CHAT_EVENT_RELEASE)
+                    release(i, ev.target);
                 else if (ev.kind == CHAT_EVENT_SUBSCRIBE ||
                          ev.kind == CHAT_EVENT_UNSUBSCRIBE)
                     follow(&nodes[i], ev.target,
@@ -168,6 +257,10 @@ static void setup(void)
     twice = 0;
     nnames = 0;
     hold_claims = 0;
+    hold_fetches = 0;
+    nheld = 0;
+    nstored = 0;
+    memset(cut, 0, sizeof cut);
     for (int i = 0; i < NODES; i++) {
         nodes[i].h = h_new();
         ck_assert_int_eq(chat_broker_set_node(nodes[i].h->b, node_ids[i]),
@@ -184,6 +277,8 @@ static void teardown(void)
         h_free(nodes[i].h);
     free(last_msg);
     last_msg = NULL;
+    for (int s = 0; s < nstored; s++)
+        forget(stored[s].key);
 }
 
 /* A user of dialect d on node i who sent name as its first line and got
@@ -479,6 +574,180 @@ START_TEST(a_claim_decided_as_its_user_times_out)
 }
 END_TEST
 
+/* ---- history, the link going down and back ---------------------------- */
+
+/* Lines said in a room on node a reach a user on node c who joins later,
+ * c having had no member there: the history is the room's. */
+START_TEST(history_is_the_rooms_whichever_node_joins)
+{
+    h_peer *alice = user(0, "alice");
+    h_peer *carol = user(2, "carol");
+    say(alice, "/join den\n");
+    say(alice, "one\n");
+    say(alice, "/me two\n");
+    h_clear_all(nodes[0].h);
+    h_clear(carol);
+    say(carol, "/join den\n");
+    expect_lines(carol, "alice: one\n", "* alice two\n", "You joined den\n");
+    expect_lines(alice, "carol joined den\n");
+}
+END_TEST
+
+/* While the history is on its way the joiner's lines wait behind the
+ * join, in order; a line said meanwhile in the room is shown once. */
+START_TEST(a_join_waits_for_the_rooms_history)
+{
+    h_peer *alice = user(0, "alice");
+    h_peer *carol = user(2, "carol");
+    say(alice, "/join den\n");
+    say(alice, "before\n");
+    hold_fetches = 1;
+    say(carol, "/join den\n");
+    say(carol, "hi all\n");
+    ck_assert_str_eq(h_room(carol), "main"); /* not yet in den */
+    say(alice, "meanwhile\n");               /* stored, and sent to c */
+    h_clear_all(nodes[0].h);
+    h_clear(carol);
+    ck_assert_int_eq(nheld, 1); /* one fetch, answered now */
+    ck_assert_str_eq(held[0].room, "den");
+    int s = stored_of("den");
+    ck_assert_int_eq(chat_broker_history(nodes[2].h->b, held[0].token,
+                                         stored[s].lines, stored[s].n,
+                                         nodes[2].h->now),
+                     CHAT_OK);
+    ck_assert_int_eq(chat_broker_history(nodes[2].h->b, held[0].token, NULL, 0,
+                                         nodes[2].h->now),
+                     CHAT_ERR_NOT_FOUND);
+    pump();
+    expect_lines(carol, "alice: before\n", "alice: meanwhile\n",
+                 "You joined den\n", "carol: hi all\n");
+    expect_lines(alice, "carol joined den\n", "carol: hi all\n");
+}
+END_TEST
+
+/* No answer: the join goes ahead after the claim timeout with what the
+ * node has, and the lines behind it run. */
+START_TEST(a_history_that_never_comes_lets_the_join_through)
+{
+    h_peer *alice = user(0, "alice");
+    h_peer *carol = user(2, "carol");
+    say(alice, "/join den\n");
+    h_clear(carol);
+    hold_fetches = 1;
+    h_opt(nodes[2].h, CHAT_OPT_CLAIM_TIMEOUT_MS, 1000);
+    say(carol, "/join den\nhello\n");
+    ck_assert_str_eq(h_room(carol), "main");
+    h_advance(nodes[2].h, 1000);
+    pump();
+    ck_assert_str_eq(h_room(carol), "den");
+    expect_lines(carol, "You joined den\n", "carol: hello\n");
+}
+END_TEST
+
+/* The link goes down: its users are told once and chat among
+ * themselves; nothing is queued for the others (it is counted); it comes
+ * back: they are told, and the cluster is one chat again. */
+START_TEST(a_node_cut_off_goes_on_alone_and_comes_back)
+{
+    h_peer *alice = user(0, "alice");
+    h_peer *amy = user(0, "amy");
+    h_peer *bob = user(1, "bob");
+    h_clear_all(nodes[0].h);
+    cut[0] = 1;
+    ck_assert_int_eq(chat_broker_cluster_up(nodes[0].h->b, 0, nodes[0].h->now),
+                     CHAT_OK);
+    ck_assert_int_eq(chat_broker_cluster_up(nodes[0].h->b, 0, nodes[0].h->now),
+                     CHAT_OK); /* said once */
+    pump();
+    const char *down =
+        "Chat with other servers is unavailable; users here can still chat\n";
+    expect_lines(alice, down);
+    expect_lines(amy, down);
+    say(alice, "local only\n");
+    expect_lines(amy, "alice: local only\n");
+    h_clear(alice);
+    expect_nothing(bob);
+    say(alice, "/users\n");
+    expect_lines(alice, "Users - alice, amy\n");
+    chat_stats st;
+    chat_broker_stats(nodes[0].h->b, &st, sizeof st);
+    ck_assert_uint_gt(st.cluster_unsent, 0);
+    ck_assert_uint_eq(st.cluster_down, 1);
+    /* A newcomer while it lasts is told at once. */
+    h_peer *al = h_join(nodes[0].h);
+    say(al, "al\n");
+    ck_assert(h_has_line(al, "Chat with other servers is unavailable; users "
+                             "here can still chat"));
+    h_clear_all(nodes[0].h);
+    cut[0] = 0;
+    ck_assert_int_eq(chat_broker_cluster_up(nodes[0].h->b, 1, nodes[0].h->now),
+                     CHAT_OK);
+    pump();
+    expect_lines(alice, "Chat with other servers is available again\n");
+    say(bob, "/users\n");
+    expect_lines(bob, "Users - al, alice, amy, bob\n");
+    say(alice, "/users\n");
+    expect_lines(alice, "Users - al, alice, amy, bob\n");
+    say(alice, "back\n");
+    expect_lines(bob, "alice: back\n");
+}
+END_TEST
+
+/* While node a is cut off, a user there and a user on node b both take
+ * "sam"; when a comes back, b's grant stands, and a's sam is renamed and
+ * told, and the cluster's names are unique again. */
+START_TEST(a_name_taken_during_an_outage_is_lost_by_one)
+{
+    cut[0] = 1;
+    ck_assert_int_eq(chat_broker_cluster_up(nodes[0].h->b, 0, nodes[0].h->now),
+                     CHAT_OK);
+    h_peer *sam_a = named(0, CHAT_DIALECT_CHAT, "sam");
+    h_peer *sam_b = named(1, CHAT_DIALECT_CHAT, "sam");
+    ck_assert_int_eq(*owner("sam"), 1);
+    cut[0] = 0;
+    ck_assert_int_eq(chat_broker_cluster_up(nodes[0].h->b, 1, nodes[0].h->now),
+                     CHAT_OK);
+    pump();
+    ck_assert_str_eq(h_name(sam_b), "sam");
+    ck_assert_str_ne(h_name(sam_a), "sam");
+    char line[128];
+    snprintf(line, sizeof line,
+             "Your name sam was taken on another server; you are now %s",
+             h_name(sam_a));
+    ck_assert(h_has_line(sam_a, line));
+    ck_assert_int_eq(*owner(h_name(sam_a)), 0);
+    /* Others know the new name; its room heard of the change. */
+    h_clear(sam_b);
+    say(sam_b, "/users\n");
+    char users[128];
+    snprintf(users, sizeof users, "Users - sam, %s", h_name(sam_a));
+    ck_assert(h_has_line(sam_b, users));
+}
+END_TEST
+
+/* A claim or a join that waits when the link goes down is decided here
+ * at once: no user is left waiting for a cluster that is not there. */
+START_TEST(what_waits_for_the_cluster_is_decided_when_it_goes)
+{
+    h_peer *alice = user(0, "alice");
+    say(alice, "/join den\n");
+    h_peer *carol = user(2, "carol");
+    hold_claims = 1;
+    hold_fetches = 1;
+    h_peer *x = h_join(nodes[2].h);
+    h_send(x, "xena\n");
+    say(carol, "/join den\nstill here\n");
+    ck_assert_str_eq(h_name(x), "");
+    ck_assert_str_eq(h_room(carol), "main");
+    ck_assert_int_eq(chat_broker_cluster_up(nodes[2].h->b, 0, nodes[2].h->now),
+                     CHAT_OK);
+    pump();
+    ck_assert_str_eq(h_name(x), "xena");
+    ck_assert_str_eq(h_room(carol), "den");
+    ck_assert(h_has_line(carol, "carol: still here"));
+}
+END_TEST
+
 START_TEST(cluster_calls_outside_cluster_mode)
 {
     chat_broker *b;
@@ -486,6 +755,8 @@ START_TEST(cluster_calls_outside_cluster_mode)
     ck_assert_int_eq(chat_broker_new(&b, NULL), CHAT_OK);
     ck_assert_int_eq(chat_broker_remote(b, "x", 1, 0), CHAT_ERR_STATE);
     ck_assert_int_eq(chat_broker_node_gone(b, "n1", 0), CHAT_ERR_STATE);
+    ck_assert_int_eq(chat_broker_cluster_up(b, 1, 0), CHAT_ERR_STATE);
+    ck_assert_int_eq(chat_broker_history(b, 1, NULL, 0, 0), CHAT_ERR_STATE);
     ck_assert_int_eq(chat_broker_next_event(b, &ev), 0);
     ck_assert_int_eq(chat_broker_set_node(b, "bad id"), CHAT_ERR_INVALID);
     chat_broker_free(b);
@@ -514,6 +785,12 @@ static Suite *cluster_suite(void)
     tcase_add_test(tc, renames_and_random_names_are_claimed);
     tcase_add_test(tc, an_unanswered_claim_is_decided_here);
     tcase_add_test(tc, a_claim_decided_as_its_user_times_out);
+    tcase_add_test(tc, history_is_the_rooms_whichever_node_joins);
+    tcase_add_test(tc, a_join_waits_for_the_rooms_history);
+    tcase_add_test(tc, a_history_that_never_comes_lets_the_join_through);
+    tcase_add_test(tc, a_node_cut_off_goes_on_alone_and_comes_back);
+    tcase_add_test(tc, a_name_taken_during_an_outage_is_lost_by_one);
+    tcase_add_test(tc, what_waits_for_the_cluster_is_decided_when_it_goes);
     suite_add_tcase(s, tc);
     return s;
 }
