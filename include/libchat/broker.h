@@ -294,7 +294,9 @@ CHAT_EXTERN int chat_peer_send_raw(chat_broker *b, chat_peer *p,
  */
 CHAT_EXTERN const char *chat_peer_name(const chat_peer *p);
 
-/* The name of the peer's room, or NULL if in none. Valid like chat_peer_name. */
+/* The name of the peer's room, or NULL if in none (before login, or, in
+ * cluster mode, while its first join waits for the room's history).
+ * Valid like chat_peer_name. */
 CHAT_EXTERN const char *chat_peer_room(const chat_peer *p);
 
 /* CHAT_CLOSE_NONE while open; otherwise why the caller should close it. */
