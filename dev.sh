@@ -18,6 +18,7 @@ cd "$(dirname "$0")"
 PACKAGES=(
     meson ninja-build gcc g++ clang pkg-config binutils
     libevent-dev check libsubunit-dev valgrind libreadline-dev libssl-dev
+    libhiredis-dev # chatd --redis (server/redis.c)
     openssl # the command: the TLS tests' throwaway CA (tests/tls/mkcerts.sh)
     clang-tidy cppcheck
     # real third-party clients and servers the tests drive

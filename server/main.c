@@ -24,6 +24,7 @@
 #include "log.h"
 #include "netaddr.h"
 #include "options.h"
+#include "redis.h"
 #include "server.h"
 #include "sigpipe.h"
 
@@ -130,6 +131,35 @@ static int make_broker(const struct chatd_options *o, chat_broker **out)
     return 0;
 }
 
+/* The broker's CHAT_OPT_HISTORY default (broker.h): the Redis link keeps
+ * as many lines per room as the broker does. */
+#define BROKER_DEFAULT_HISTORY 20
+
+/* --redis: the link's whole configuration, the password file read and the
+ * node id made. Returns 0, or 2 after a message (a bad file). */
+static int redis_config(struct chatd_options *o)
+{
+    struct chatd_redis_config *c = &o->redis;
+    char err[600];
+
+    if (o->redis_password_file &&
+        chatd_redis_read_password(o->redis_password_file, c, err,
+                                  sizeof err) != 0) {
+        fprintf(stderr, "chatd: --redis-password-file: %s\n", err);
+        return 2;
+    }
+    if (o->node_id) {
+        snprintf(c->node_id, sizeof c->node_id, "%s", o->node_id);
+    } else if (chatd_redis_random_id(c->node_id) != 0) {
+        fprintf(stderr, "chatd: cannot make a node id: %s (use --node-id)\n",
+                strerror(errno));
+        return 2;
+    }
+    c->history = o->history == CHATD_UNSET ? BROKER_DEFAULT_HISTORY
+                                           : (uint64_t)o->history;
+    return 0;
+}
+
 /* Resolve every listener's address before anything is bound. */
 static int resolve_listeners(struct chatd_options *o)
 {
@@ -186,7 +216,7 @@ static int serve(struct chatd_options *o)
     int64_t fd_clients;
     int status;
 
-    if (resolve_listeners(o) != 0)
+    if (resolve_listeners(o) != 0 || (o->redis_url && redis_config(o) != 0))
         return 2;
     chatd_tune_malloc();
     fd_clients = default_max_clients(raise_fd_limit());
@@ -204,6 +234,7 @@ static int serve(struct chatd_options *o)
               (long long)o->max_clients);
     status = 1;
     if (chatd_server_init(&srv, b, &cfg, o->listeners, o->nlisteners) == 0 &&
+        (!o->redis_url || chatd_redis_new(&srv.redis, &srv, &o->redis) == 0) &&
         start_filter(o, &srv, &filter) == 0)
         status = chatd_server_run(&srv);
     chatd_filter_stop(filter); /* before the broker and loop it uses */

@@ -94,6 +94,12 @@ struct chatd_metrics {
     uint64_t pass_bucket[CHATD_PASS_BUCKETS];
     uint64_t pass_count;
     double pass_sum; /* seconds */
+    /* Cluster mode (--redis, server/redis.c); the chatd_cluster_*
+     * families are written only when cluster is set. */
+    int cluster;               /* set once at start with --redis */
+    uint64_t cluster_up;       /* gauge: 1 while the link to Redis is up
+                                  (what the broker was last told) */
+    uint64_t redis_reconnects; /* connection attempts after the first */
 };
 
 /* Zero every counter and gauge. */

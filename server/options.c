@@ -45,6 +45,11 @@ enum long_only {
     OPT_TLS_KEY,
     OPT_TLS_TIMEOUT,
     OPT_TLS_HANDSHAKES,
+    OPT_REDIS,
+    OPT_REDIS_PASSWORD_FILE,
+    OPT_NODE_ID,
+    OPT_REDIS_LEASE,
+    OPT_REDIS_PREFIX,
     OPT_HELP,
     OPT_VERSION,
 };
@@ -74,6 +79,11 @@ static const struct option long_options[] = {
     {"tls-key", required_argument, NULL, OPT_TLS_KEY},
     {"tls-handshake-timeout", required_argument, NULL, OPT_TLS_TIMEOUT},
     {"tls-handshakes", required_argument, NULL, OPT_TLS_HANDSHAKES},
+    {"redis", required_argument, NULL, OPT_REDIS},
+    {"redis-password-file", required_argument, NULL, OPT_REDIS_PASSWORD_FILE},
+    {"node-id", required_argument, NULL, OPT_NODE_ID},
+    {"redis-lease", required_argument, NULL, OPT_REDIS_LEASE},
+    {"redis-prefix", required_argument, NULL, OPT_REDIS_PREFIX},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -122,6 +132,15 @@ static const char usage_text[] =
     "      --tls-key FILE        tls://, https://: its private key (PEM)\n"
     "      --tls-handshake-timeout S  seconds for a TLS handshake (default 5)\n"
     "      --tls-handshakes N    TLS handshakes in progress at most (default 256)\n"
+    "      --redis URL           cluster mode: share the chat with other chatd\n"
+    "                            nodes through redis://[:PASSWORD@]HOST[:PORT]\n"
+    "                            [/DB]; see doc/cluster.md\n"
+    "      --redis-password-file FILE  the Redis password, first line of FILE\n"
+    "      --node-id ID          this node's id, 1-32 of A-Z a-z 0-9 _ -\n"
+    "                            (default: random)\n"
+    "      --redis-lease MS      a node's lease in ms: a dead node's users\n"
+    "                            leave within it (default 10000, min 300)\n"
+    "      --redis-prefix P      of every Redis key and channel (default chat:)\n"
     "  -v, --verbose             log connections (repeat for more)\n"
     "  -h, --help                show this help and exit\n"
     "  -V, --version             show the version and exit\n"
@@ -142,6 +161,9 @@ static void set_defaults(struct chatd_options *opt)
     opt->http_head_max = 8192;
     opt->tls_timeout_ms = 5000;
     opt->tls_handshakes = 256;
+    opt->redis.lease_ms = CHATD_REDIS_DEFAULT_LEASE_MS;
+    snprintf(opt->redis.prefix, sizeof opt->redis.prefix, "%s",
+             CHATD_REDIS_DEFAULT_PREFIX);
 }
 
 /* Append the digits of s to *acc; returns the count, or -1 past max. */
@@ -351,6 +373,59 @@ static int set_http_head_max(const char *arg, int64_t *dst)
     return -1;
 }
 
+static int set_redis(const char *arg, struct chatd_options *opt)
+{
+    char why[160];
+
+    if (chatd_redis_parse_url(arg, &opt->redis, why, sizeof why) != 0) {
+        fprintf(stderr, "chatd: invalid value '%s' for --redis: %s\n", arg,
+                why);
+        return -1;
+    }
+    opt->redis_url = arg;
+    return 0;
+}
+
+static int set_node_id(const char *arg, struct chatd_options *opt)
+{
+    if (!chatd_redis_node_id_valid(arg)) {
+        bad_value("--node-id", arg, "1 to 32 letters, digits, _ or -");
+        return -1;
+    }
+    opt->node_id = arg;
+    return 0;
+}
+
+static int set_redis_lease(const char *arg, struct chatd_options *opt)
+{
+    int64_t v;
+
+    if (parse_int(arg, CHATD_REDIS_MAX_LEASE_MS, &v) == 0 &&
+        v >= CHATD_REDIS_MIN_LEASE_MS) {
+        opt->redis.lease_ms = (uint64_t)v;
+        return 0;
+    }
+    bad_value("--redis-lease", arg, "milliseconds from 300 to 3600000");
+    return -1;
+}
+
+/* Printable ASCII, no spaces: it is in every key and channel name. */
+static int set_redis_prefix(const char *arg, struct chatd_options *opt)
+{
+    size_t n = strlen(arg);
+    int ok = n > 0 && n < sizeof opt->redis.prefix;
+
+    for (size_t i = 0; ok && i < n; i++)
+        ok = arg[i] > ' ' && arg[i] < 127;
+    if (!ok) {
+        bad_value("--redis-prefix", arg,
+                  "1 to 63 printable characters, no spaces");
+        return -1;
+    }
+    memcpy(opt->redis.prefix, arg, n + 1);
+    return 0;
+}
+
 /* Apply one parsed flag. Returns -1 after printing a message. */
 static int apply_flag(int c, char *arg, struct chatd_options *opt)
 {
@@ -383,6 +458,11 @@ static int apply_flag(int c, char *arg, struct chatd_options *opt)
     case OPT_TLS_TIMEOUT:
         return set_positive_seconds(c, arg, &opt->tls_timeout_ms);
     case OPT_TLS_HANDSHAKES: return set_handshakes(arg, &opt->tls_handshakes);
+    case OPT_REDIS: return set_redis(arg, opt);
+    case OPT_REDIS_PASSWORD_FILE: opt->redis_password_file = arg; return 0;
+    case OPT_NODE_ID: return set_node_id(arg, opt);
+    case OPT_REDIS_LEASE: return set_redis_lease(arg, opt);
+    case OPT_REDIS_PREFIX: return set_redis_prefix(arg, opt);
     default: return -1;
     }
 }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "listener.h"
+#include "redis.h"
 
 /* A numeric option the user did not give: keep the broker's default. */
 #define CHATD_UNSET (-1)
@@ -50,6 +51,13 @@ struct chatd_options {
     const char *tls_key;       /* --tls-key FILE */
     int64_t tls_timeout_ms;    /* --tls-handshake-timeout; default 5000 */
     int64_t tls_handshakes;    /* --tls-handshakes; default 256 */
+    /* cluster mode (doc/cluster.md) */
+    const char *redis_url;     /* --redis URL; NULL: no cluster mode */
+    const char *redis_password_file; /* --redis-password-file FILE */
+    const char *node_id;       /* --node-id; NULL: random at start */
+    /* --redis's address, --redis-lease and --redis-prefix, checked;
+     * main.c adds the password file, node id and history. */
+    struct chatd_redis_config redis;
 };
 
 /* What chatd_parse_options() decided. */

@@ -37,6 +37,7 @@
 #endif
 
 #include "log.h"
+#include "redis.h"
 #include "tls.h"
 
 uint64_t chatd_now_ms(void)
@@ -79,10 +80,30 @@ void chatd_server_schedule_flush(struct chatd_server *srv)
     event_active(srv->flush_ev, EV_TIMEOUT, 0);
 }
 
+/*
+ * The shutdown is over: end the loop, unless the Redis link first has
+ * this node's names and lease to give back (chatd_redis_leave: bounded,
+ * and nothing to wait for when the link is down). Then it ends in
+ * chatd_server_redis_left.
+ */
+static void stop_loop(struct chatd_server *srv)
+{
+    if (srv->redis_leaving)
+        return;
+    srv->redis_leaving = 1;
+    if (!chatd_redis_leave(srv->redis))
+        event_base_loopexit(srv->base, NULL);
+}
+
+void chatd_server_redis_left(struct chatd_server *srv)
+{
+    event_base_loopexit(srv->base, NULL);
+}
+
 void chatd_server_conn_gone(struct chatd_server *srv)
 {
     if (srv->stopping && srv->nconns == 0)
-        event_base_loopexit(srv->base, NULL);
+        stop_loop(srv);
 }
 
 /* Arm the timer for the broker's deadline if that is earlier than what
@@ -112,6 +133,7 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
     srv->passes++;
     while ((p = chat_broker_next_ready(srv->broker)) != NULL)
         chatd_conn_pump(chat_peer_user(p));
+    chatd_redis_pump(srv->redis); /* the cluster events of this pass */
     arm_timer(srv);
     chatd_metrics_observe_pass(&srv->metrics, chatd_metrics_clock() - t0);
 }
@@ -173,6 +195,10 @@ static void on_grace(evutil_socket_t fd, short what, void *arg)
     (void)what;
     log_info("shutdown grace period over: closing %zu connection(s)",
              srv->nconns);
+    if (srv->redis && !srv->redis_leaving) {
+        stop_loop(srv);
+        return;
+    }
     event_base_loopbreak(srv->base);
 }
 
@@ -194,7 +220,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     chatd_conns_stop(srv);
     chatd_server_schedule_flush(srv);
     if (srv->nconns == 0) {
-        event_base_loopexit(srv->base, NULL);
+        stop_loop(srv);
         return;
     }
     struct timeval tv = ms_to_tv(srv->cfg.grace_ms);
@@ -379,6 +405,8 @@ static void free_event(struct event *ev)
 
 void chatd_server_free(struct chatd_server *srv)
 {
+    chatd_redis_free(srv->redis); /* before the broker and the base */
+    srv->redis = NULL;
     while (srv->conns)
         chatd_conn_discard(srv->conns);
     chat_broker_free(srv->broker);

@@ -19,6 +19,7 @@
 #include "metrics.h"
 
 struct chatd_conn;
+struct chatd_redis;
 
 /* Bytes gathered per send(): a loop pass's worth for one peer, usually. */
 #define CHATD_SCRATCH ((size_t)64 * 1024)
@@ -76,6 +77,9 @@ struct chatd_server {
                                 a slot of --max-clients (the broker's
                                 CHAT_OPT_RESERVED_PEERS) */
     struct chatd_metrics metrics;
+    struct chatd_redis *redis; /* --redis: the cluster link, or NULL;
+                                  srv frees it */
+    int redis_leaving;       /* the loop ends once the link has left */
 };
 
 /* Take (1) or give back (0) a slot of --max-clients for a connection not
@@ -111,6 +115,10 @@ void chatd_server_schedule_flush(struct chatd_server *srv);
 
 /* A connection was freed: ends the loop if a shutdown was waiting for it. */
 void chatd_server_conn_gone(struct chatd_server *srv);
+
+/* The Redis link has given this node's names and lease back at shutdown
+ * (or given up trying): the loop ends. */
+void chatd_server_redis_left(struct chatd_server *srv);
 
 /* ---- conn.c ------------------------------------------------------------ */
 
