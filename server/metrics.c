@@ -332,6 +332,32 @@ static void render_pass(struct out *o, const struct chatd_metrics *m)
     put(o, "%s_count %llu\n", name, (unsigned long long)m->pass_count);
 }
 
+/* Cluster mode only: without --redis these series do not exist (a 0
+ * would read as "the link is down"). */
+static void render_cluster(struct out *o, const struct chatd_metrics *m,
+                           const chat_stats *st)
+{
+    if (!m->cluster)
+        return;
+    simple(o, "chatd_cluster_up", "gauge",
+           "1 while the link to Redis is up, else 0.", m->cluster_up);
+    simple(o, "chatd_cluster_events_dropped_total", "counter",
+           "Cluster events dropped: the queue toward Redis was full.",
+           st->events_dropped);
+    simple(o, "chatd_cluster_unsent_total", "counter",
+           "Messages for other nodes not sent: the link to Redis was down.",
+           st->cluster_unsent);
+    simple(o, "chatd_cluster_messages_in_total", "counter",
+           "Messages from other nodes applied.", st->remote_in);
+    simple(o, "chatd_cluster_messages_invalid_total", "counter",
+           "Messages from Redis refused as invalid.", st->remote_invalid);
+    simple(o, "chatd_cluster_remote_users", "gauge",
+           "Users on other nodes, as this node knows them.", st->remote_users);
+    simple(o, "chatd_redis_reconnects_total", "counter",
+           "Connections to Redis tried again after a failure or a loss.",
+           m->redis_reconnects);
+}
+
 int chatd_metrics_render_chatd(const struct chatd_metrics *m,
                                const chat_stats *st, struct evbuffer *out)
 {
@@ -342,6 +368,7 @@ int chatd_metrics_render_chatd(const struct chatd_metrics *m,
     render_chat(&o, st);
     render_bytes(&o, m, st);
     render_pass(&o, m);
+    render_cluster(&o, m, st);
     return o.failed ? -1 : 0;
 }
 
