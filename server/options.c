@@ -375,7 +375,7 @@ static int set_http_head_max(const char *arg, int64_t *dst)
 
 static int set_redis(const char *arg, struct chatd_options *opt)
 {
-    char why[160];
+    char why[256];
 
     if (chatd_redis_parse_url(arg, &opt->redis, why, sizeof why) != 0) {
         fprintf(stderr, "chatd: invalid value '%s' for --redis: %s\n", arg,

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "listener.h"
-#include "redis.h"
+#include "redis_url.h"
 
 /* A numeric option the user did not give: keep the broker's default. */
 #define CHATD_UNSET (-1)

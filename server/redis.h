@@ -12,52 +12,10 @@
 #ifndef CHATD_REDIS_H
 #define CHATD_REDIS_H
 
-#include <stddef.h>
-#include <stdint.h>
+#include "redis_url.h"
 
 struct chatd_server;
 struct chatd_redis;
-
-#define CHATD_REDIS_DEFAULT_PORT 6379
-#define CHATD_REDIS_DEFAULT_LEASE_MS 10000
-#define CHATD_REDIS_MIN_LEASE_MS 300
-#define CHATD_REDIS_MAX_LEASE_MS 3600000
-#define CHATD_REDIS_DEFAULT_PREFIX "chat:"
-#define CHATD_NODE_ID_MAX 32
-
-/* Everything the link needs, by value (no pointers to keep alive). */
-struct chatd_redis_config {
-    char host[256];          /* unbracketed: "::1", "redis.local" */
-    int port;
-    int db;                  /* SELECT db when not 0 */
-    char password[512];      /* AUTH password, "" for none */
-    char node_id[CHATD_NODE_ID_MAX + 1];
-    char prefix[64];         /* of every key and channel */
-    uint64_t lease_ms;       /* a node's lease; heartbeat every lease/3 */
-    uint64_t history;        /* lines kept per room (CHAT_OPT_HISTORY) */
-};
-
-/*
- * Parse redis://[:PASSWORD@]HOST[:PORT][/DB] into cfg's host, port, db
- * and password (the other fields are left alone). HOST may be an IPv6
- * address in brackets. Returns 0, or -1 with a reason in err (NUL-ended,
- * at most errsize bytes) and cfg's address fields unspecified.
- */
-int chatd_redis_parse_url(const char *url, struct chatd_redis_config *cfg,
-                          char *err, size_t errsize);
-
-/* 1 if id is a valid node id: 1-32 of [A-Za-z0-9_-]. */
-int chatd_redis_node_id_valid(const char *id);
-
-/* A random node id of 12 hex digits (from getrandom) into out. 0 or -1. */
-int chatd_redis_random_id(char out[CHATD_NODE_ID_MAX + 1]);
-
-/*
- * Read the password from the first line of path into cfg->password.
- * Returns 0, or -1 with a reason in err.
- */
-int chatd_redis_read_password(const char *path, struct chatd_redis_config *cfg,
-                              char *err, size_t errsize);
 
 /*
  * Link srv's broker to Redis: sets the broker's node id (before any join)
