@@ -403,7 +403,8 @@ def settle(*users):
 
 def told(user, notice, timeout=WAIT):
     """The user was told notice (a line starting with it), before now or
-    within timeout: a notice may come in the middle of a greeting."""
+    within timeout: a notice may come in the middle of a greeting, a line
+    from one sender before one from another."""
     if not any(line.startswith(notice) for line in user.seen):
         user.skip_to(lambda line: line.startswith(notice), timeout)
 
@@ -533,9 +534,8 @@ def test_three_nodes_share_a_room(prog, chatd):
         alice.send("a-end")
         bob.send("b-end")
         for u in everyone:
-            u.skip_to(u.fmt("said", "alice", "a-end"))
-        for u in everyone:
-            u.skip_to(u.fmt("said", "bob", "b-end"))
+            told(u, u.fmt("said", "alice", "a-end"))
+            told(u, u.fmt("said", "bob", "b-end"))
         for u in everyone:
             for sender, prefix in (("alice", "a-line "), ("bob", "b-line ")):
                 got = lines_from(u, sender, prefix)
@@ -846,6 +846,7 @@ def test_killed_node_frees_its_names(prog, chatd):
         wait_for_list(alice, "/rooms", "Rooms - main (3), side (2)")
 
         killed = time.monotonic()
+        before = {u: len(u.seen) for u in (alice, bob, bob_side)}
         cc.kill()
         within = LEASE_MS / 1000 + WAIT
         for u in (alice, bob):
@@ -871,10 +872,11 @@ def test_killed_node_frees_its_names(prog, chatd):
                 n = sum(line.startswith(who + " left ") for line in u.seen)
                 check(n <= 1, "%s was told %d times that %s left" % (
                     u.who, n, who))
+            after = u.seen[before[u]:]
             check(not any(line.startswith(("alice left", "bob left",
-                                           "bobby left")) for line in u.seen),
+                                           "bobby left")) for line in after),
                   "%s: a live node's user was announced as gone: %r" % (
-                      u.who, u.seen))
+                      u.who, after))
 
 
 def test_redis_killed_and_restarted_mid_chat(prog, chatd):
@@ -983,6 +985,14 @@ def test_name_taken_on_two_nodes_during_an_outage(prog, chatd):
         for u in (alice, bob, carol):
             told(u, AVAILABLE, 3 * WAIT)
         settle(alice, bob, carol)
+        carol.send("/msg %s to the one who kept it" % kept.name)
+        got = carol.skip_to(lambda line: line in (
+            "to %s: to the one who kept it" % kept.name,
+            "No such user: " + kept.name))
+        check(got.startswith("to "), "carol, on the third node, after the "
+              "outage: %r (%s kept the name as %s)" % (
+                  got, kept.who, kept.name))
+        kept.skip_to("from carol: to the one who kept it")
         wait_for_list(carol, "/users", "Users - " + listed(
             "carol", kept.name, new))
         check(not any(TAKEN_AWAY.match(line) for line in kept.seen),
