@@ -135,8 +135,10 @@ static int make_broker(const struct chatd_options *o, chat_broker **out)
  * as many lines per room as the broker does. */
 #define BROKER_DEFAULT_HISTORY 20
 
-/* --redis: the link's whole configuration, the password file read and the
- * node id made. Returns 0, or 2 after a message (a bad file). */
+/* --redis: the link's whole configuration, the password file read, the
+ * node id made and the host resolved (once: the loop never waits on DNS).
+ * Returns 0, or 2 after a message (a bad file, a host that does not
+ * resolve). */
 static int redis_config(struct chatd_options *o)
 {
     struct chatd_redis_config *c = &o->redis;
@@ -157,6 +159,10 @@ static int redis_config(struct chatd_options *o)
     }
     c->history = o->history == CHATD_UNSET ? BROKER_DEFAULT_HISTORY
                                            : (uint64_t)o->history;
+    if (chatd_redis_resolve(c, err, sizeof err) != 0) {
+        fprintf(stderr, "chatd: --redis: %s\n", err);
+        return 2;
+    }
     return 0;
 }
 

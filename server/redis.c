@@ -1,7 +1,9 @@
 /*
  * chatd - the Redis link of cluster mode. See redis.h, doc/cluster.md.
  *
- * Two hiredis async connections: `cmd` for commands and scripts, `sub`
+ * Two hiredis async connections, by address (the host was resolved at
+ * start: hiredis would resolve a name with a blocking getaddrinfo() at
+ * every connect): `cmd` for commands and scripts, `sub`
  * subscribed to this node's channel, the presence channel and the rooms
  * the broker asks for. The link is IDLE (a retry timer is armed),
  * CONNECTING (both connections set up in one pipelined burst each: AUTH,
@@ -31,10 +33,12 @@
 
 #include "redis.h"
 
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 
 #include <event2/event.h>
 #include <hiredis/async.h>
@@ -43,6 +47,7 @@
 #include <libchat/chat.h>
 
 #include "log.h"
+#include "netaddr.h"
 #include "redis_scripts.h"
 #include "server.h"
 
@@ -839,10 +844,11 @@ static int attach(redisAsyncContext *ac, struct event_base *base)
     return 0;
 }
 
-/* A connecting context with r's callbacks, or NULL (freed). */
+/* A connecting context with r's callbacks, or NULL (freed). By address:
+ * hiredis's getaddrinfo() then has no name to look up. */
 static redisAsyncContext *open_context(struct chatd_redis *r)
 {
-    redisAsyncContext *ac = redisAsyncConnect(r->cfg.host, r->cfg.port);
+    redisAsyncContext *ac = redisAsyncConnect(r->cfg.addr, r->cfg.port);
 
     if (!ac)
         return NULL;
@@ -943,6 +949,46 @@ static void link_down(struct chatd_redis *r, const char *why)
 
 /* ---- lifetime ------------------------------------------------------------ */
 
+/* hiredis 0.14's choice among a name's addresses: IPv4 first. */
+static const struct addrinfo *pick_address(const struct addrinfo *res)
+{
+    for (const struct addrinfo *ai = res; ai; ai = ai->ai_next)
+        if (ai->ai_family == AF_INET)
+            return ai;
+    for (const struct addrinfo *ai = res; ai; ai = ai->ai_next)
+        if (ai->ai_family == AF_INET6)
+            return ai;
+    return NULL;
+}
+
+int chatd_redis_resolve(struct chatd_redis_config *cfg, char *err,
+                        size_t errsize)
+{
+    struct addrinfo *res;
+    const struct addrinfo *ai;
+    char port[8];
+    int e;
+
+    snprintf(port, sizeof port, "%d", cfg->port);
+    e = chatp_resolve(cfg->host, port, 0, &res);
+    if (e != 0) {
+        snprintf(err, errsize, "cannot resolve %s: %s", cfg->host,
+                 chatp_resolve_strerror(e));
+        return -1;
+    }
+    ai = pick_address(res);
+    e = ai ? getnameinfo(ai->ai_addr, ai->ai_addrlen, cfg->addr,
+                         sizeof cfg->addr, NULL, 0, NI_NUMERICHOST)
+           : EAI_FAMILY;
+    freeaddrinfo(res);
+    if (e != 0) {
+        snprintf(err, errsize, "cannot resolve %s: %s", cfg->host,
+                 chatp_resolve_strerror(e));
+        return -1;
+    }
+    return 0;
+}
+
 static void on_leave_timeout(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -1017,6 +1063,9 @@ int chatd_redis_new(struct chatd_redis **out, struct chatd_server *srv,
     log_info("cluster node %s: redis %s:%d db %d, prefix '%s', lease %llu ms",
              cfg->node_id, cfg->host, cfg->port, cfg->db, cfg->prefix,
              (unsigned long long)cfg->lease_ms);
+    if (strcmp(cfg->host, cfg->addr) != 0)
+        log_info("redis %s is %s (resolved once, at start)", cfg->host,
+                 cfg->addr);
     connect_now(r);
     *out = r;
     return 0;

@@ -12,15 +12,28 @@
 #ifndef CHATD_REDIS_H
 #define CHATD_REDIS_H
 
+#include <stddef.h>
+
 #include "redis_url.h"
 
 struct chatd_server;
 struct chatd_redis;
 
 /*
+ * Resolve cfg->host into cfg->addr, numeric, before the loop runs: hiredis
+ * resolves the name it is given with a blocking getaddrinfo() at every
+ * connect, so the link connects by address and a reconnect never waits on
+ * DNS. An IPv4 address is taken over an IPv6 one, as hiredis does.
+ * Returns 0, or -1 with a reason in err (NUL-ended, at most errsize).
+ */
+int chatd_redis_resolve(struct chatd_redis_config *cfg, char *err,
+                        size_t errsize);
+
+/*
  * Link srv's broker to Redis: sets the broker's node id (before any join)
- * and starts connecting in the background (a Redis that is unreachable
- * does not stop chatd: it retries with backoff). cfg is copied. On
+ * and starts connecting to cfg->addr (chatd_redis_resolve() first) in the
+ * background (a Redis that is unreachable does not stop chatd: it retries
+ * with backoff). cfg is copied. On
  * success *out is the caller's, to free with chatd_redis_free(); srv must
  * outlive it. Returns 0, or -1 (logged): bad node id, no memory.
  */

@@ -26,6 +26,9 @@
 /* Everything the link needs, by value (no pointers to keep alive). */
 struct chatd_redis_config {
     char host[256];          /* unbracketed: "::1", "redis.local" */
+    char addr[64];           /* host resolved, numeric ("127.0.0.1",
+                                "::1"): what the link connects to, set
+                                once at start by chatd_redis_resolve() */
     int port;
     int db;                  /* SELECT db when not 0 */
     char password[512];      /* AUTH password, "" for none */
