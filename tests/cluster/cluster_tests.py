@@ -477,6 +477,16 @@ class Cluster:
             u.rename(name)
         return u
 
+    def pairs(self, ids):
+        """A node per id, two users on each (one_ID, two_ID), all in main
+        and settled: (nodes, [(one, two) per node], every user)."""
+        nodes = [self.node(n) for n in ids]
+        pairs = [(self.user(d, "one_" + d.id), self.user(d, "two_" + d.id))
+                 for d in nodes]
+        everyone = [u for pair in pairs for u in pair]
+        settle(*everyone)
+        return nodes, pairs, everyone
+
     def add(self, u):
         self.users.append(u)
         return u
@@ -893,11 +903,7 @@ def test_redis_killed_and_restarted_mid_chat(prog, chatd):
     cross nodes again and /users shows everyone; every node exits 0 on
     SIGTERM at the end."""
     with Cluster(chatd) as c:
-        nodes = [c.node(n) for n in "abc"]
-        pairs = [(c.user(d, "one_" + d.id), c.user(d, "two_" + d.id))
-                 for d in nodes]
-        everyone = [u for pair in pairs for u in pair]
-        settle(*everyone)
+        nodes, pairs, everyone = c.pairs("abc")
         pairs[0][0].says("before the fault", *everyone[1:])
 
         c.redis.kill()
@@ -930,11 +936,7 @@ def test_local_chat_goes_on_while_redis_is_frozen(prog, chatd):
     answered): users on each node still chat among themselves, 20 lines
     each way, at once; after SIGCONT lines cross nodes again."""
     with Cluster(chatd) as c:
-        nodes = [c.node(n) for n in "ab"]
-        pairs = [(c.user(d, "one_" + d.id), c.user(d, "two_" + d.id))
-                 for d in nodes]
-        everyone = [u for pair in pairs for u in pair]
-        settle(*everyone)
+        nodes, pairs, everyone = c.pairs("ab")
         c.redis.freeze()
         for one, two in pairs:
             for i in range(1, 21):
