@@ -426,9 +426,18 @@ static int set_redis_prefix(const char *arg, struct chatd_options *opt)
     return 0;
 }
 
+/* The flags that mean something only with --redis. */
+static int redis_only(int c)
+{
+    return c == OPT_REDIS_PASSWORD_FILE || c == OPT_NODE_ID ||
+           c == OPT_REDIS_LEASE || c == OPT_REDIS_PREFIX;
+}
+
 /* Apply one parsed flag. Returns -1 after printing a message. */
 static int apply_flag(int c, char *arg, struct chatd_options *opt)
 {
+    if (redis_only(c) && !opt->redis_only)
+        opt->redis_only = flag_name(c);
     switch (c) {
     case 'b': return set_bind(arg, opt);
     case 'p': return set_port(arg, opt);
@@ -510,6 +519,11 @@ enum chatd_parse_result chatd_parse_options(int argc, char **argv,
     if (optind < argc) {
         fprintf(stderr, "chatd: unexpected argument '%s' (see chatd --help)\n",
                 argv[optind]);
+        return CHATD_PARSE_ERROR;
+    }
+    if (opt->redis_only && !opt->redis_url) {
+        fprintf(stderr, "chatd: --%s needs --redis (cluster mode; see "
+                "chatd --help)\n", opt->redis_only);
         return CHATD_PARSE_ERROR;
     }
     if (finish_listeners(opt) != 0)

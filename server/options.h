@@ -55,6 +55,9 @@ struct chatd_options {
     const char *redis_url;     /* --redis URL; NULL: no cluster mode */
     const char *redis_password_file; /* --redis-password-file FILE */
     const char *node_id;       /* --node-id; NULL: random at start */
+    const char *redis_only;    /* the first flag given that only --redis
+                                  uses ("node-id"), for the error without
+                                  it; NULL: none */
     /* --redis's address, --redis-lease and --redis-prefix, checked;
      * main.c adds the password file, node id and history. */
     struct chatd_redis_config redis;

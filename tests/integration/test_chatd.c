@@ -433,6 +433,10 @@ CHAT_CASE(bad_flags)
         {"--max-clients", "99999999999"}, {"--room", "x"},
         {"--room", "no spaces"}, {"stray-argument"},
         {"--write-timeout", "30s"}, {"--login-timeout", " 5"},
+        /* the flags that need --redis, without it */
+        {"--node-id", "n1"},   {"--redis-lease", "1000"},
+        {"--redis-prefix", "x:"}, {"--redis-password-file", "/dev/null"},
+        {"-v", "--node-id", "n1"},
     };
     char out[4096], err[4096];
 
