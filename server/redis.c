@@ -97,7 +97,7 @@ struct chatd_redis {
     uint64_t backoff_ms;
     uint64_t rng;            /* xorshift state: backoff jitter */
     struct event *retry_ev;  /* connect again after the backoff */
-    struct event *beat_ev;   /* every lease/3 while up */
+    struct event *beat_ev;   /* every lease/4 while up */
     struct event *watch_ev;  /* what is outstanding must answer by then */
     struct event *pump_ev;   /* pump again after the bounds were hit */
     struct event *leave_ev;  /* the shutdown stops waiting for Redis */
@@ -369,7 +369,12 @@ static int send_heartbeat(struct chatd_redis *r, int setup)
     };
     size_t len[9];
 
-    snprintf(lease, sizeof lease, "%llu", (unsigned long long)r->cfg.lease_ms);
+    /* The lease is written as 3/4 of --redis-lease, renewed every 1/4:
+     * a node that dies is found by another node's beat within
+     * --redis-lease of its death, and a live node's beat may come late
+     * by half a lease before others take it for dead (doc/cluster.md). */
+    snprintf(lease, sizeof lease, "%llu",
+             (unsigned long long)(r->cfg.lease_ms * 3 / 4));
     str_lens(9, argv, len);
     if (command(r, on_beat, NULL, 9, argv, len) != 0)
         return -1;
@@ -741,7 +746,7 @@ static void maybe_up(struct chatd_redis *r)
         log_info("redis %s:%d: link up (node %s)", r->cfg.host, r->cfg.port,
                  r->cfg.node_id);
     tell_broker(r, 1);
-    struct timeval every = ms_tv(r->cfg.lease_ms / 3);
+    struct timeval every = ms_tv(r->cfg.lease_ms / 4);
     if (event_add(r->beat_ev, &every) != 0)
         log_warn("redis: cannot arm the heartbeat");
     chatd_redis_pump(r);
