@@ -487,6 +487,19 @@ class Cluster:
         settle(*everyone)
         return nodes, pairs, everyone
 
+    def two_rooms(self, a, b, c):
+        """alice on node a, bob on b, carol on c in main; dave on c and
+        bobby on b in side; settled."""
+        alice, bob = self.user(a, "alice"), self.user(b, "bob")
+        carol, dave = self.user(c, "carol"), self.user(c, "dave")
+        bobby = self.user(b, "bobby")
+        for u in (dave, bobby):
+            u.send("/join side")
+            u.skip_to("You joined side")
+        settle(alice, bob, carol)
+        settle(dave, bobby)
+        return alice, bob, carol, dave, bobby
+
     def add(self, u):
         self.users.append(u)
         return u
@@ -850,15 +863,7 @@ def test_killed_node_frees_its_names(prog, chatd):
     node. The live nodes' names outlive many leases."""
     with Cluster(chatd) as c:
         a, b, cc = c.node("a"), c.node("b"), c.node("c")
-        alice, bob = c.user(a, "alice"), c.user(b, "bob")
-        carol, dave = c.user(cc, "carol"), c.user(cc, "dave")
-        dave.send("/join side")
-        dave.skip_to("You joined side")
-        bob_side = c.user(b, "bobby")
-        bob_side.send("/join side")
-        bob_side.skip_to("You joined side")
-        settle(alice, bob, carol)
-        settle(dave, bob_side)
+        alice, bob, carol, dave, bob_side = c.two_rooms(a, b, cc)
         wait_for_list(alice, "/rooms", "Rooms - main (3), side (2)")
 
         killed = time.monotonic()
@@ -893,6 +898,26 @@ def test_killed_node_frees_its_names(prog, chatd):
                                            "bobby left")) for line in after),
                   "%s: a live node's user was announced as gone: %r" % (
                       u.who, after))
+
+
+def test_stopped_node_says_goodbye(prog, chatd):
+    """Node c, with a lease of a minute, is stopped with SIGTERM: it exits
+    0, its users are announced `{name} left {room}` on the other nodes
+    and their names are free at once, long before the lease would have
+    run out."""
+    with Cluster(chatd) as c:
+        a, b = c.node("a"), c.node("b")
+        cc = c.node("c", "--redis-lease", "60000")
+        alice, bob, carol, dave, bob_side = c.two_rooms(a, b, cc)
+        cc.stop()
+        for u in (carol, dave):
+            told(u, "Server shutting down...")
+        for u in (alice, bob):
+            u.skip_to("carol left main")
+        bob_side.skip_to("dave left side")
+        alice.rename("Carol")
+        bob_side.rename("dave")
+        wait_for_list(bob, "/users", "Users - bob, Carol")
 
 
 def test_redis_killed_and_restarted_mid_chat(prog, chatd):
