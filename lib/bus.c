@@ -319,6 +319,10 @@ static void remote_renamed(chat_broker *b, const chat_wire *w)
     }
     if (chat_remote_rename(b, u, w->name) == 0)
         notice(b, u->room, CHAT_T_RENAMED, u->name, w->other);
+    /* Names are unique, so a user here with the old name means the
+     * other node lost it to this one after an outage: the replicas that
+     * took theirs for ours have just dropped ours. */
+    chat_cluster_claimed_here(b, w->other);
 }
 
 static void announce_gone(chat_broker *b, chat_remote *u)

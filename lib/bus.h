@@ -87,6 +87,10 @@ void chat_cluster_free(chat_bus *bus, const chat_allocator *a);
 /* The answer to a reclaim's CLAIM: CHAT_OK, or CHAT_ERR_NOT_FOUND if
  * token is no reclaim. */
 int chat_reclaim_done(struct chat_broker *b, uint64_t token, int granted);
+/* Another node renamed a user away from name, which a user here holds
+ * (two nodes granted it during an outage, and the other lost it): say
+ * again where ours is, for the nodes whose replica had theirs. */
+void chat_cluster_claimed_here(struct chat_broker *b, const char *name);
 /* Another node asks who is where: say it, on its channel. */
 void chat_cluster_sync_answer(struct chat_broker *b, const char *node);
 

@@ -70,6 +70,15 @@ static void say_here(chat_broker *b, const chat_peer *p, const char *node)
         chat_bus_publish(b, CHAT_CHANNEL_PRESENCE, "", &w, 0);
 }
 
+void chat_cluster_claimed_here(chat_broker *b, const char *name)
+{
+    char key[CHAT_KEY_SIZE];
+    chat_fold(key, name, strlen(name));
+    chat_peer *p = chat_map_find(&b->names, key);
+    if (p && active(p) && p->room)
+        say_here(b, p, NULL);
+}
+
 void chat_cluster_sync_answer(chat_broker *b, const char *node)
 {
     for (chat_link *l = b->all.next; l != &b->all; l = l->next)

@@ -722,6 +722,12 @@ START_TEST(a_name_taken_during_an_outage_is_lost_by_one)
     char users[128];
     snprintf(users, sizeof users, "Users - sam, %s", h_name(sam_a));
     ck_assert(h_has_line(sam_b, users));
+    /* A third node, whose replica heard of a's sam last, still reaches
+     * the sam who kept the name. */
+    h_peer *carol = user(2, "carol");
+    h_clear(sam_b);
+    say(carol, "/msg sam still there?\n");
+    expect_lines(sam_b, "from carol: still there?\n");
 }
 END_TEST
 
