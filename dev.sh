@@ -194,7 +194,8 @@ cmd_run() {
 # already counted.
 valgrind_tests() {
     [[ " ${BUILT[*]} " == *" $BUILD_DIR "* ]] || return 0
-    meson_test "$BUILD_DIR" --setup valgrind --suite integration --suite fault
+    meson_test "$BUILD_DIR" --setup valgrind --suite integration --suite fault \
+        --suite cluster
 }
 
 cmd_test() {
