@@ -37,6 +37,8 @@ typedef struct chat_bus {
     chat_event_rec out;           /* the event last handed out */
     chat_map seen;                /* node id -> chat_seen */
     uint8_t down;                 /* the link to the bus is down */
+    uint64_t settling_until;      /* the replica is still filling after
+                                     the link came up (cluster.c) */
     chat_map reclaims;            /* token -> chat_reclaim (cluster.c) */
 } chat_bus;
 

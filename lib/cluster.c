@@ -103,15 +103,26 @@ static void go_up(chat_broker *b, int was_down)
 {
     b->bus.down = 0;
     b->stats.cluster_down = 0;
+    /* What is queued was meant for a link that is gone or was never up
+     * (the first connect): the resync below says it all again, except
+     * lines said meanwhile, which are counted as unsent. */
+    chat_bus_drop_queue(b);
     reclaims_clear(&b->bus, &b->alloc);
+    /* The replica fills from the answers to "sync": until they are in,
+     * a room with no members known elsewhere may still have some. */
+    b->bus.settling_until = b->now + b->opt.claim_ms;
     /* Names this node held and gave up while down were never released
      * on the bus: give back all, then claim what its users hold now. */
     chat_bus_release_all(b);
     size_t pos = 0;
     chat_room *r;
-    while ((r = chat_map_next(&b->rooms, &pos)))
+    while ((r = chat_map_next(&b->rooms, &pos))) {
         if (r->followed)
             chat_bus_subscribe(b, r->name, 1);
+        if (r->fetch)
+            chat_bus_fetch(b, r->fetch, r->name);
+    }
+    chat_claims_resend(b);
     chat_wire sync = {.kind = CHAT_WIRE_SYNC};
     chat_bus_publish(b, CHAT_CHANNEL_PRESENCE, "", &sync, 0);
     for (chat_link *l = b->all.next; l != &b->all; l = l->next) {

@@ -102,9 +102,16 @@ int chat_room_enter(chat_broker *b, chat_peer *p, const char *name, size_t len)
      * waits for its history; the first anywhere starts it afresh. */
     if (chat_bus_live(&b->bus) && b->opt.history) {
         chat_room *r = chat_room_find(b, name, len);
+        int settling = b->now < b->bus.settling_until;
         if (r && r != p->room && (r->fetch_waiters ||
                                   (r->count == 0 && r->remote_count)))
             return chat_fetch_join(b, p, r);
+        /* Right after (re)connecting the replica may not know the room's
+         * members elsewhere yet: fetch rather than forget. */
+        if (settling && (!r || (r->count == 0 && r != p->room))) {
+            r = chat_room_get(b, name, len);
+            return r ? chat_fetch_join(b, p, r) : CHAT_ERR_NOMEM;
+        }
         if (!r || (r->count == 0 && r->remote_count == 0)) {
             char room[CHAT_KEY_SIZE];
             memcpy(room, name, len);

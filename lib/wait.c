@@ -288,6 +288,16 @@ static chat_wait *cluster_wait(chat_broker *b, const char *room_key)
     return NULL;
 }
 
+void chat_claims_resend(chat_broker *b)
+{
+    for (chat_link *l = b->wait_list.next; l != &b->wait_list; l = l->next) {
+        chat_wait *w = CHAT_CONTAINER(l, chat_wait, link);
+        if (w->claim && w->claim != CHAT_CLAIM_JOIN)
+            chat_bus_claim(b, w->token, w->claim_name,
+                           w->claim == CHAT_CLAIM_RENAME ? w->peer->name : NULL);
+    }
+}
+
 void chat_fetch_finish_joins(chat_broker *b, const char *room_key)
 {
     chat_wait *w;

@@ -76,6 +76,8 @@ int chat_join_wait(struct chat_broker *b, struct chat_peer *p,
                    const struct chat_room *r);
 /* Every join waiting for the room of folded name room_key goes ahead. */
 void chat_fetch_finish_joins(struct chat_broker *b, const char *room_key);
+/* The link (re)connected: ask again for every name claim that waits. */
+void chat_claims_resend(struct chat_broker *b);
 /* The link went down: decide every claim and join that waits for it. */
 void chat_waits_decide_all(struct chat_broker *b);
 

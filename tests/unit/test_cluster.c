@@ -754,6 +754,50 @@ START_TEST(what_waits_for_the_cluster_is_decided_when_it_goes)
 }
 END_TEST
 
+/* Right after a node comes back its replica is still empty: a user who
+ * joins a room then gets the room's history all the same (fetched, not
+ * forgotten as if the room were new). */
+START_TEST(a_room_joined_while_the_replica_fills_keeps_its_history)
+{
+    h_peer *alice = user(0, "alice");
+    h_peer *carol = user(2, "carol");
+    say(alice, "/join den\n");
+    say(alice, "kept\n");
+    cut[2] = 1;
+    ck_assert_int_eq(chat_broker_cluster_up(nodes[2].h->b, 0, nodes[2].h->now),
+                     CHAT_OK);
+    cut[2] = 0;
+    ck_assert_int_eq(chat_broker_cluster_up(nodes[2].h->b, 1, nodes[2].h->now),
+                     CHAT_OK);
+    h_clear(carol);
+    h_send(carol, "/join den\n"); /* before any answer to its sync */
+    pump();
+    expect_lines(carol,
+                 "Chat with other servers is unavailable; users here can "
+                 "still chat\n",
+                 "Chat with other servers is available again\n",
+                 "alice: kept\n", "You joined den\n");
+}
+END_TEST
+
+/* Claims asked before the link first came up (or while it was being
+ * lost) are asked again when it comes up, and answered. */
+START_TEST(claims_waiting_when_the_link_comes_up_are_asked_again)
+{
+    hold_claims = 1;
+    h_peer *a = h_join(nodes[0].h);
+    h_send(a, "ann\n");
+    pump();
+    ck_assert_str_eq(h_name(a), "");
+    hold_claims = 0;
+    ck_assert_int_eq(chat_broker_cluster_up(nodes[0].h->b, 1, nodes[0].h->now),
+                     CHAT_OK);
+    pump();
+    ck_assert_str_eq(h_name(a), "ann");
+    ck_assert_int_eq(*owner("ann"), 0);
+}
+END_TEST
+
 START_TEST(cluster_calls_outside_cluster_mode)
 {
     chat_broker *b;
@@ -797,6 +841,8 @@ static Suite *cluster_suite(void)
     tcase_add_test(tc, a_node_cut_off_goes_on_alone_and_comes_back);
     tcase_add_test(tc, a_name_taken_during_an_outage_is_lost_by_one);
     tcase_add_test(tc, what_waits_for_the_cluster_is_decided_when_it_goes);
+    tcase_add_test(tc, a_room_joined_while_the_replica_fills_keeps_its_history);
+    tcase_add_test(tc, claims_waiting_when_the_link_comes_up_are_asked_again);
     suite_add_tcase(s, tc);
     return s;
 }
