@@ -173,6 +173,16 @@ static int load_key(SSL_CTX *ctx, const char *cert_file, const char *key_file,
     return ok ? 0 : -1;
 }
 
+int chatd_tls_load_identity(struct ssl_ctx_st *ctx, const char *cert_file,
+                            const char *key_file, char *err, size_t errlen)
+{
+    int ok = load_cert(ctx, cert_file, err, errlen) == 0 &&
+             load_key(ctx, cert_file, key_file, err, errlen) == 0;
+
+    ERR_clear_error();
+    return ok ? 0 : -1;
+}
+
 /* Protocol versions, options and modes: see the top of the file. */
 static int configure(SSL_CTX *ctx)
 {
@@ -199,8 +209,8 @@ static SSL_CTX *build(const char *cert_file, const char *key_file, char *err,
                  ERR_reason_error_string(ERR_peek_last_error()));
         ok = 0;
     } else {
-        ok = load_cert(ctx, cert_file, err, errlen) == 0 &&
-             load_key(ctx, cert_file, key_file, err, errlen) == 0;
+        ok = chatd_tls_load_identity(ctx, cert_file, key_file, err,
+                                     errlen) == 0;
     }
     /* What went wrong is in err; nothing may linger for the next SSL
      * call's SSL_get_error(). */

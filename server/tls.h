@@ -123,6 +123,18 @@ struct chatd_tls_ctx *chatd_tls_ctx_new(const char *cert_file,
 int chatd_tls_ctx_reload(struct chatd_tls_ctx *ctx, const char *cert_file,
                          const char *key_file, char *err, size_t errlen);
 
+/*
+ * Load cert_file (PEM: the certificate, then its chain) and key_file (PEM,
+ * unencrypted) into an OpenSSL context (an SSL_CTX: OpenSSL's own type,
+ * so that other TLS code of chatd's, the Redis relay's client certificate,
+ * gets the same checks and messages as chatd_tls_ctx_new). Returns 0, or
+ * -1 with one line in err naming the file at fault; OpenSSL's error queue
+ * is left empty either way.
+ */
+struct ssl_ctx_st;
+int chatd_tls_load_identity(struct ssl_ctx_st *ctx, const char *cert_file,
+                            const char *key_file, char *err, size_t errlen);
+
 /* Handshakes in progress among the sessions made from ctx: chatd caps
  * them (count, before chatd_tls_new, whether there is room for one more). */
 unsigned chatd_tls_ctx_handshakes(const struct chatd_tls_ctx *ctx);
