@@ -25,6 +25,7 @@
 #include "netaddr.h"
 #include "options.h"
 #include "redis.h"
+#include "redis_tls.h"
 #include "server.h"
 #include "sigpipe.h"
 
@@ -135,11 +136,31 @@ static int make_broker(const struct chatd_options *o, chat_broker **out)
  * as many lines per room as the broker does. */
 #define BROKER_DEFAULT_HISTORY 20
 
+/* rediss://: the TLS relay, its files read and its unix socket made
+ * before the loop runs (redis_tls.h). Returns 0 with *out set, or 2 after
+ * a message (a file that cannot be used, no temporary directory). */
+static int redis_relay(const struct chatd_options *o, struct chatd_rtls **out)
+{
+    const struct chatd_redis_config *c = &o->redis;
+    struct chatd_rtls_config tc = {
+        .host = c->host, .addr = c->addr, .port = c->port,
+        .cafile = o->redis_cafile, .cert = o->redis_cert,
+        .key = o->redis_key, .insecure = o->redis_insecure,
+    };
+    char err[600];
+
+    *out = chatd_rtls_new(&tc, err, sizeof err);
+    if (*out)
+        return 0;
+    fprintf(stderr, "chatd: --redis %s: %s\n", o->redis_url, err);
+    return 2;
+}
+
 /* --redis: the link's whole configuration, the password file read, the
- * node id made and the host resolved (once: the loop never waits on DNS).
- * Returns 0, or 2 after a message (a bad file, a host that does not
- * resolve). */
-static int redis_config(struct chatd_options *o)
+ * node id made and the host resolved (once: the loop never waits on DNS),
+ * and for rediss:// the relay in *rtls (else NULL). Returns 0, or 2 after
+ * a message (a bad file, a host that does not resolve). */
+static int redis_config(struct chatd_options *o, struct chatd_rtls **rtls)
 {
     struct chatd_redis_config *c = &o->redis;
     char err[600];
@@ -163,7 +184,7 @@ static int redis_config(struct chatd_options *o)
         fprintf(stderr, "chatd: --redis: %s\n", err);
         return 2;
     }
-    return 0;
+    return c->tls ? redis_relay(o, rtls) : 0;
 }
 
 /* Resolve every listener's address before anything is bound. */
@@ -217,12 +238,14 @@ static int serve(struct chatd_options *o)
 {
     chat_broker *b;
     struct chatd_filter *filter = NULL;
+    struct chatd_rtls *rtls = NULL; /* until the Redis link takes it */
     struct chatd_server srv;
     struct chatd_server_config cfg;
     int64_t fd_clients;
     int status;
 
-    if (resolve_listeners(o) != 0 || (o->redis_url && redis_config(o) != 0))
+    if (resolve_listeners(o) != 0 ||
+        (o->redis_url && redis_config(o, &rtls) != 0))
         return 2;
     chatd_tune_malloc();
     fd_clients = default_max_clients(raise_fd_limit());
@@ -230,8 +253,10 @@ static int serve(struct chatd_options *o)
         o->max_clients = fd_clients;
     cfg = server_config(o);
     status = make_broker(o, &b);
-    if (status != 0)
+    if (status != 0) {
+        chatd_rtls_free(rtls);
         return status;
+    }
     if (fd_clients && (o->max_clients == 0 || o->max_clients > fd_clients))
         log_warn("the fd limit allows about %lld clients; past that, new "
                  "connections are told the server is full",
@@ -239,10 +264,16 @@ static int serve(struct chatd_options *o)
     log_debug("libchat %s; up to %lld clients", chat_version(),
               (long long)o->max_clients);
     status = 1;
-    if (chatd_server_init(&srv, b, &cfg, o->listeners, o->nlisteners) == 0 &&
-        (!o->redis_url || chatd_redis_new(&srv.redis, &srv, &o->redis) == 0) &&
-        start_filter(o, &srv, &filter) == 0)
-        status = chatd_server_run(&srv);
+    if (chatd_server_init(&srv, b, &cfg, o->listeners, o->nlisteners) == 0) {
+        struct chatd_rtls *taken = rtls;
+
+        rtls = NULL;
+        if ((!o->redis_url ||
+             chatd_redis_new(&srv.redis, &srv, &o->redis, taken) == 0) &&
+            start_filter(o, &srv, &filter) == 0)
+            status = chatd_server_run(&srv);
+    }
+    chatd_rtls_free(rtls); /* not taken: the server did not start */
     chatd_filter_stop(filter); /* before the broker and loop it uses */
     chatd_server_free(&srv);
     return status;

@@ -50,6 +50,10 @@ enum long_only {
     OPT_NODE_ID,
     OPT_REDIS_LEASE,
     OPT_REDIS_PREFIX,
+    OPT_REDIS_CAFILE,
+    OPT_REDIS_CERT,
+    OPT_REDIS_KEY,
+    OPT_REDIS_INSECURE,
     OPT_HELP,
     OPT_VERSION,
 };
@@ -84,6 +88,10 @@ static const struct option long_options[] = {
     {"node-id", required_argument, NULL, OPT_NODE_ID},
     {"redis-lease", required_argument, NULL, OPT_REDIS_LEASE},
     {"redis-prefix", required_argument, NULL, OPT_REDIS_PREFIX},
+    {"redis-cafile", required_argument, NULL, OPT_REDIS_CAFILE},
+    {"redis-cert", required_argument, NULL, OPT_REDIS_CERT},
+    {"redis-key", required_argument, NULL, OPT_REDIS_KEY},
+    {"redis-insecure", no_argument, NULL, OPT_REDIS_INSECURE},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -134,13 +142,19 @@ static const char usage_text[] =
     "      --tls-handshakes N    TLS handshakes in progress at most (default 256)\n"
     "      --redis URL           cluster mode: share the chat with other chatd\n"
     "                            nodes through redis://[:PASSWORD@]HOST[:PORT]\n"
-    "                            [/DB]; see doc/cluster.md\n"
+    "                            [/DB], or rediss://... for TLS; see\n"
+    "                            doc/cluster.md\n"
     "      --redis-password-file FILE  the Redis password, first line of FILE\n"
     "      --node-id ID          this node's id, 1-32 of A-Z a-z 0-9 _ -\n"
     "                            (default: random)\n"
     "      --redis-lease MS      a node's lease in ms: a dead node's users\n"
     "                            leave within it (default 10000, min 300)\n"
     "      --redis-prefix P      of every Redis key and channel (default chat:)\n"
+    "      --redis-cafile FILE   rediss://: trust these CAs (PEM), not the\n"
+    "                            system's\n"
+    "      --redis-cert FILE     rediss://: a client certificate (PEM chain)\n"
+    "      --redis-key FILE      rediss://: its private key (PEM)\n"
+    "      --redis-insecure      rediss://: verify nothing (tests only)\n"
     "  -v, --verbose             log connections (repeat for more)\n"
     "  -h, --help                show this help and exit\n"
     "  -V, --version             show the version and exit\n"
@@ -426,11 +440,39 @@ static int set_redis_prefix(const char *arg, struct chatd_options *opt)
     return 0;
 }
 
+/* The flags that mean something only with a rediss:// URL. */
+static int rediss_only(int c)
+{
+    return c == OPT_REDIS_CAFILE || c == OPT_REDIS_CERT ||
+           c == OPT_REDIS_KEY || c == OPT_REDIS_INSECURE;
+}
+
 /* The flags that mean something only with --redis. */
 static int redis_only(int c)
 {
     return c == OPT_REDIS_PASSWORD_FILE || c == OPT_NODE_ID ||
-           c == OPT_REDIS_LEASE || c == OPT_REDIS_PREFIX;
+           c == OPT_REDIS_LEASE || c == OPT_REDIS_PREFIX || rediss_only(c);
+}
+
+/* The TLS flags of --redis: with a rediss:// URL only, a certificate
+ * with its key, and no CA file to verify with when verifying nothing. */
+static int check_rediss(const struct chatd_options *opt)
+{
+    const char *why = NULL;
+
+    if (opt->rediss_only && opt->redis_url && !opt->redis.tls)
+        fprintf(stderr, "chatd: --%s needs a rediss:// URL (TLS) for "
+                "--redis\n", opt->rediss_only);
+    else if (!opt->redis_cert != !opt->redis_key)
+        why = "--redis-cert and --redis-key go together";
+    else if (opt->redis_insecure && opt->redis_cafile)
+        why = "--redis-insecure verifies nothing: --redis-cafile would be "
+              "unused";
+    else
+        return 0;
+    if (why)
+        fprintf(stderr, "chatd: %s\n", why);
+    return -1;
 }
 
 /* Apply one parsed flag. Returns -1 after printing a message. */
@@ -438,6 +480,8 @@ static int apply_flag(int c, char *arg, struct chatd_options *opt)
 {
     if (redis_only(c) && !opt->redis_only)
         opt->redis_only = flag_name(c);
+    if (rediss_only(c) && !opt->rediss_only)
+        opt->rediss_only = flag_name(c);
     switch (c) {
     case 'b': return set_bind(arg, opt);
     case 'p': return set_port(arg, opt);
@@ -472,6 +516,10 @@ static int apply_flag(int c, char *arg, struct chatd_options *opt)
     case OPT_NODE_ID: return set_node_id(arg, opt);
     case OPT_REDIS_LEASE: return set_redis_lease(arg, opt);
     case OPT_REDIS_PREFIX: return set_redis_prefix(arg, opt);
+    case OPT_REDIS_CAFILE: opt->redis_cafile = arg; return 0;
+    case OPT_REDIS_CERT: opt->redis_cert = arg; return 0;
+    case OPT_REDIS_KEY: opt->redis_key = arg; return 0;
+    case OPT_REDIS_INSECURE: opt->redis_insecure = 1; return 0;
     default: return -1;
     }
 }
@@ -526,6 +574,8 @@ enum chatd_parse_result chatd_parse_options(int argc, char **argv,
                 "chatd --help)\n", opt->redis_only);
         return CHATD_PARSE_ERROR;
     }
+    if (check_rediss(opt) != 0)
+        return CHATD_PARSE_ERROR;
     if (finish_listeners(opt) != 0)
         return CHATD_PARSE_ERROR;
     return CHATD_PARSE_RUN;

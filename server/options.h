@@ -58,6 +58,13 @@ struct chatd_options {
     const char *redis_only;    /* the first flag given that only --redis
                                   uses ("node-id"), for the error without
                                   it; NULL: none */
+    /* rediss:// (TLS to Redis; redis_tls.h) */
+    const char *redis_cafile;  /* --redis-cafile FILE; NULL: system CAs */
+    const char *redis_cert;    /* --redis-cert FILE: a client certificate */
+    const char *redis_key;     /* --redis-key FILE */
+    int redis_insecure;        /* --redis-insecure: verify nothing */
+    const char *rediss_only;   /* the first of those flags given, for the
+                                  error with a redis:// URL; NULL: none */
     /* --redis's address, --redis-lease and --redis-prefix, checked;
      * main.c adds the password file, node id and history. */
     struct chatd_redis_config redis;

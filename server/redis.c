@@ -49,6 +49,7 @@
 #include "log.h"
 #include "netaddr.h"
 #include "redis_scripts.h"
+#include "redis_tls.h"
 #include "server.h"
 
 #define OBUF_MAX ((size_t)1 << 20) /* bytes hiredis may hold unsent */
@@ -83,6 +84,8 @@ struct chatd_redis {
     struct chatd_server *srv;
     chat_broker *b;
     struct chatd_redis_config cfg;
+    struct chatd_rtls *rtls; /* rediss://: the TLS relay hiredis goes
+                                through (redis_tls.h), else NULL */
     redisAsyncContext *cmd;  /* current contexts, or NULL */
     redisAsyncContext *sub;
     enum link_state state;
@@ -762,6 +765,10 @@ static void lost(struct chatd_redis *r, const redisAsyncContext *ac,
         r->sub = NULL;
     else
         return; /* a context already let go */
+    /* Through the relay, hiredis sees only that its connection ended;
+     * the relay knows why (a refused connect, a certificate). */
+    if (r->rtls && chatd_rtls_why(r->rtls)[0])
+        why = chatd_rtls_why(r->rtls);
     if (r->state == LINK_LEAVING) {
         r->state = LINK_DONE;
         chatd_server_redis_left(r->srv);
@@ -850,10 +857,13 @@ static int attach(redisAsyncContext *ac, struct event_base *base)
 }
 
 /* A connecting context with r's callbacks, or NULL (freed). By address:
- * hiredis's getaddrinfo() then has no name to look up. */
+ * hiredis's getaddrinfo() then has no name to look up. With TLS, to the
+ * relay's unix socket: the relay connects to the address. */
 static redisAsyncContext *open_context(struct chatd_redis *r)
 {
-    redisAsyncContext *ac = redisAsyncConnect(r->cfg.addr, r->cfg.port);
+    redisAsyncContext *ac =
+        r->rtls ? redisAsyncConnectUnix(chatd_rtls_path(r->rtls))
+                : redisAsyncConnect(r->cfg.addr, r->cfg.port);
 
     if (!ac)
         return NULL;
@@ -909,6 +919,9 @@ static void close_contexts(struct chatd_redis *r)
         redisAsyncFree(cmd);
     if (sub)
         redisAsyncFree(sub);
+    /* The relay's pairs go too, at once: one whose buffer toward Redis
+     * is full (a handshake that hangs) would not read its end. */
+    chatd_rtls_close_all(r->rtls);
 }
 
 /* The next try: 100 ms doubling to 5 s, each wait drawn in [b/2, b] so
@@ -1039,15 +1052,18 @@ static int make_events(struct chatd_redis *r, struct event_base *base)
 }
 
 int chatd_redis_new(struct chatd_redis **out, struct chatd_server *srv,
-                    const struct chatd_redis_config *cfg)
+                    const struct chatd_redis_config *cfg,
+                    struct chatd_rtls *rtls)
 {
     struct chatd_redis *r = calloc(1, sizeof *r);
     int err;
 
     if (!r) {
         log_error("out of memory");
+        chatd_rtls_free(rtls);
         return -1;
     }
+    r->rtls = rtls;
     r->srv = srv;
     r->b = srv->broker;
     r->cfg = *cfg;
@@ -1058,15 +1074,17 @@ int chatd_redis_new(struct chatd_redis **out, struct chatd_server *srv,
     r->rng |= 1; /* xorshift's state must not be 0 */
     err = chat_broker_set_node(r->b, cfg->node_id);
     if (err != CHAT_OK || make_fixed_keys(r) != 0 ||
-        make_events(r, srv->base) != 0) {
+        make_events(r, srv->base) != 0 ||
+        (rtls && chatd_rtls_start(rtls, srv->base) != 0)) {
         log_error("cannot set up the redis link: %s",
                   err != CHAT_OK ? chat_strerror(err) : "no memory");
         chatd_redis_free(r);
         return -1;
     }
     srv->metrics.cluster = 1;
-    log_info("cluster node %s: redis %s:%d db %d, prefix '%s', lease %llu ms",
-             cfg->node_id, cfg->host, cfg->port, cfg->db, cfg->prefix,
+    log_info("cluster node %s: redis%s %s:%d db %d, prefix '%s', lease "
+             "%llu ms", cfg->node_id, rtls ? " (TLS)" : "", cfg->host,
+             cfg->port, cfg->db, cfg->prefix,
              (unsigned long long)cfg->lease_ms);
     if (strcmp(cfg->host, cfg->addr) != 0)
         log_info("redis %s is %s (resolved once, at start)", cfg->host,
@@ -1093,5 +1111,6 @@ void chatd_redis_free(struct chatd_redis *r)
     free_event(r->watch_ev);
     free_event(r->pump_ev);
     free_event(r->leave_ev);
+    chatd_rtls_free(r->rtls);
     free(r);
 }

@@ -18,6 +18,7 @@
 
 struct chatd_server;
 struct chatd_redis;
+struct chatd_rtls;
 
 /*
  * Resolve cfg->host into cfg->addr, numeric, before the loop runs: hiredis
@@ -33,12 +34,15 @@ int chatd_redis_resolve(struct chatd_redis_config *cfg, char *err,
  * Link srv's broker to Redis: sets the broker's node id (before any join)
  * and starts connecting to cfg->addr (chatd_redis_resolve() first) in the
  * background (a Redis that is unreachable does not stop chatd: it retries
- * with backoff). cfg is copied. On
- * success *out is the caller's, to free with chatd_redis_free(); srv must
- * outlive it. Returns 0, or -1 (logged): bad node id, no memory.
+ * with backoff). cfg is copied. rtls (rediss://, made with
+ * chatd_rtls_new; NULL for redis://) is taken over, also on failure:
+ * hiredis then connects to the relay's unix socket, the relay to Redis.
+ * On success *out is the caller's, to free with chatd_redis_free(); srv
+ * must outlive it. Returns 0, or -1 (logged): bad node id, no memory.
  */
 int chatd_redis_new(struct chatd_redis **out, struct chatd_server *srv,
-                    const struct chatd_redis_config *cfg);
+                    const struct chatd_redis_config *cfg,
+                    struct chatd_rtls *rtls);
 
 /*
  * Move the broker's cluster events to Redis while the link is up and

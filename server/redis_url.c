@@ -130,32 +130,22 @@ static int parse_host(const char **s, const char *end,
     return 0;
 }
 
-/* Schemes that are not redis://, with what to do instead. */
-static int bad_scheme(const char *url, char *err, size_t size)
-{
-    if (strncmp(url, "rediss://", 9) == 0)
-        return fail_msg(err, size, "rediss:// (TLS) is not supported: TLS "
-                        "to Redis needs hiredis >= 1.0 and Debian 12 ships "
-                        "0.14; reach Redis through a TLS tunnel (stunnel) "
-                        "and give its local end, redis://127.0.0.1:PORT");
-    return fail_msg(err, size, "expected redis://[:PASSWORD@]HOST[:PORT]"
-                    "[/DB]");
-}
-
 int chatd_redis_parse_url(const char *url, struct chatd_redis_config *cfg,
                           char *err, size_t errsize)
 {
-    static const char scheme[] = "redis://";
+    static const char plain[] = "redis://", tls[] = "rediss://";
     const char *s = url, *slash;
     long db = 0;
+    int is_tls = strncmp(s, tls, sizeof tls - 1) == 0;
 
-    if (strncmp(s, scheme, sizeof scheme - 1) != 0)
-        return bad_scheme(url, err, errsize);
+    if (!is_tls && strncmp(s, plain, sizeof plain - 1) != 0)
+        return fail_msg(err, errsize, "expected redis://[:PASSWORD@]HOST"
+                        "[:PORT][/DB] or rediss://...");
     if (strlen(url) > CHATD_REDIS_URL_MAX) {
         snprintf(err, errsize, "longer than %d bytes", CHATD_REDIS_URL_MAX);
         return -1;
     }
-    s += sizeof scheme - 1;
+    s += is_tls ? sizeof tls - 1 : sizeof plain - 1;
     if (parse_auth(&s, cfg, err, errsize) != 0)
         return -1;
     slash = strchr(s, '/');
@@ -166,6 +156,7 @@ int chatd_redis_parse_url(const char *url, struct chatd_redis_config *cfg,
         return fail_msg(err, errsize, "the database must be a number from 0 "
                         "to 2147483647, and the last thing in the URL");
     cfg->db = (int)db;
+    cfg->tls = is_tls;
     return 0;
 }
 

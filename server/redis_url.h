@@ -31,6 +31,8 @@ struct chatd_redis_config {
                                 once at start by chatd_redis_resolve() */
     int port;
     int db;                  /* SELECT db when not 0 */
+    int tls;                 /* rediss://: through the TLS relay
+                                (redis_tls.h) */
     char password[512];      /* AUTH password, "" for none */
     char node_id[CHATD_NODE_ID_MAX + 1];
     char prefix[64];         /* of every key and channel */
@@ -39,13 +41,14 @@ struct chatd_redis_config {
 };
 
 /*
- * Parse redis://[:PASSWORD@]HOST[:PORT][/DB] into cfg's host, port, db
- * and password (the other fields are left alone). HOST is a name, an
- * IPv4 address, or an IPv6 address in brackets; PORT 1-65535 (default
- * 6379); DB 0 to 2147483647 (default 0). The password is taken as it is
- * (no %-decoding). Refused, with a reason: a user name (Redis 6 ACL users
- * are not supported: the password is the default user's), rediss://
- * (TLS: hiredis 0.14 has none), anything after [/DB], and URLs over
+ * Parse redis://[:PASSWORD@]HOST[:PORT][/DB] or the same with rediss://
+ * (TLS) into cfg's host, port, db, password and tls (the other fields are
+ * left alone). HOST is a name, an IPv4 address, or an IPv6 address in
+ * brackets; PORT 1-65535 (default 6379, for rediss:// too, as Redis's own
+ * tls-port has no default of its own); DB 0 to 2147483647 (default 0).
+ * The password is taken as it is (no %-decoding). Refused, with a reason:
+ * a user name (Redis 6 ACL users are not supported: the password is the
+ * default user's), anything after [/DB], and URLs over
  * CHATD_REDIS_URL_MAX bytes. Returns 0, or -1 with a reason in err
  * (NUL-ended, at most errsize bytes; 256 hold any) and cfg's address
  * fields unspecified.

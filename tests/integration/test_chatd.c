@@ -437,6 +437,14 @@ CHAT_CASE(bad_flags)
         {"--node-id", "n1"},   {"--redis-lease", "1000"},
         {"--redis-prefix", "x:"}, {"--redis-password-file", "/dev/null"},
         {"-v", "--node-id", "n1"},
+        {"--redis-cafile", "/dev/null"}, {"--redis-insecure"},
+        /* rediss:// (TLS) flags: with redis://, half a pair, at odds,
+         * a CA file that cannot be read (before the loop runs) */
+        {"--redis", "redis://127.0.0.1:1", "--redis-insecure"},
+        {"--redis=rediss://127.0.0.1:1", "--redis-cert", "/dev/null"},
+        {"--redis=rediss://127.0.0.1:1", "--redis-insecure",
+         "--redis-cafile=/dev/null"},
+        {"--redis=rediss://127.0.0.1:1", "--redis-cafile", "/nonexistent"},
     };
     char out[4096], err[4096];
 

@@ -100,12 +100,20 @@ START_TEST(ipv6)
 }
 END_TEST
 
-START_TEST(rediss_needs_hiredis_1)
+/* rediss:// is TLS (server/redis_tls.c's relay): the same URL otherwise,
+ * port 6379 by default too; redis:// says tls 0. */
+START_TEST(rediss_is_tls)
 {
-    check_bad("rediss://h:6380", "TLS");
-    check_bad("rediss://h:6380", "hiredis >= 1.0");
-    check_bad("rediss://h:6380", "0.14");
-    check_bad("rediss://h:6380", "tunnel");
+    check_ok("rediss://h:6380", "h", 6380, 0, "");
+    ck_assert_int_eq(cfg.tls, 1);
+    check_ok("rediss://:pw@[::1]/3", "::1", 6379, 3, "pw");
+    ck_assert_int_eq(cfg.tls, 1);
+    check_ok("redis://h:6380", "h", 6380, 0, "");
+    ck_assert_int_eq(cfg.tls, 0);
+    check_bad("rediss://", "no host");
+    check_bad("rediss://h:0", "port");
+    check_bad("redisss://h", "expected redis://");
+    check_bad("REDISS://h", "expected redis://");
 }
 END_TEST
 
@@ -220,7 +228,7 @@ START_TEST(small_error_buffer)
     char small[8];
 
     memset(small, 'x', sizeof small);
-    ck_assert_int_eq(chatd_redis_parse_url("rediss://h", &cfg, small,
+    ck_assert_int_eq(chatd_redis_parse_url("rediss://h:0", &cfg, small,
                                            sizeof small), -1);
     ck_assert_uint_eq(strlen(small), sizeof small - 1);
 }
@@ -317,7 +325,7 @@ static Suite *redis_url_suite(void)
     T(password);
     T(a_user_name_is_refused);
     T(ipv6);
-    T(rediss_needs_hiredis_1);
+    T(rediss_is_tls);
     T(other_schemes);
     T(empty_host);
     T(bad_ports);
