@@ -1101,5 +1101,83 @@ def test_redis_with_a_password(prog, chatd):
         bob.skip_to("alice is already taken")
 
 
+def test_rediss_between_nodes(prog, chatd):
+    """redis-server with TLS only (--port 0, --tls-port; the throwaway CA
+    of tests/tls/mkcerts.sh): nodes a and b with rediss:// and
+    --redis-cafile chat through it (a line crosses, a name claimed on one
+    is taken on the other); node c, given the wrong CA (a self-signed
+    certificate), logs the verification failure and serves its users
+    alone. Each node's relay socket is in a 0700 directory under $TMPDIR,
+    removed when it exits. Skips (77) without the openssl command or a
+    redis-server built with TLS."""
+    import tlstest
+    with tlstest.Certs() as certs, Cluster(chatd, redis_up=False) as c:
+        r, ca = c.redis, certs.path("ca.pem")
+        r.log = open(os.path.join(r.dir, "log"), "ab")
+        r.proc = subprocess.Popen(
+            ["redis-server", "--port", "0", "--tls-port", str(r.port),
+             "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", r.dir, "--daemonize", "no",
+             "--tls-cert-file", certs.path("server.pem"),
+             "--tls-key-file", certs.path("server.key"),
+             "--tls-ca-cert-file", ca, "--tls-auth-clients", "no"],
+            stdin=subprocess.DEVNULL, stdout=r.log, stderr=r.log)
+        ctx = ssl.create_default_context(cafile=ca)
+        deadline = time.monotonic() + WAIT
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", r.port),
+                                              timeout=1) as raw, \
+                        ctx.wrap_socket(raw, server_hostname="127.0.0.1") \
+                        as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(64).startswith(b"+PONG"):
+                        break
+            except OSError:
+                pass
+            if r.proc.poll() is not None:
+                if "tls" in r.log_text().lower():
+                    raise Skip("redis-server without TLS: " + r.log_text())
+                raise Failure("redis-server exited: " + r.log_text())
+            check(time.monotonic() < deadline, "redis-server did not "
+                  "answer on its TLS port: " + r.log_text())
+            time.sleep(0.02)
+
+        tmp = os.path.join(certs.dir, "tmp")
+        os.mkdir(tmp)
+        os.environ["TMPDIR"] = tmp
+        url = "rediss://127.0.0.1:%d" % r.port
+        a = c.node("a", "--redis-cafile", ca, url=url)
+        b = c.node("b", "--redis-cafile", ca, url=url)
+        cc = c.node("c", "--redis-cafile", certs.path("self.pem"), url=url)
+        alice, bob = c.user(a, "alice"), c.user(b, "bob")
+        settle(alice, bob)
+        alice.says("through TLS", bob)
+        bob.send("/name alice")
+        bob.skip_to("alice is already taken")
+        bob.says("and back", alice)
+
+        carol = c.user(cc, "carol")
+        told(carol, UNAVAILABLE)
+        while b"certificate verify failed" not in cc.text():
+            check(time.monotonic() < deadline + WAIT, "node c did not log "
+                  "the certificate's failure: " + cc.log_text())
+            time.sleep(0.02)
+        dave = c.user(cc, "dave")
+        carol.says("alone on c", dave)
+        wait_for_list(carol, "/users", "Users - " + listed("carol", "dave"))
+        check(not any("alone on c" in line for line in alice.seen),
+              "a line of node c crossed without Redis")
+
+        dirs = [d for d in os.listdir(tmp) if d.startswith("chatd-redis-")]
+        check(len(dirs) == 3 and all(
+            os.stat(os.path.join(tmp, d)).st_mode & 0o777 == 0o700
+            for d in dirs), "relay directories: %r" % dirs)
+        for d in (a, b, cc):
+            d.stop()
+        left = [d for d in os.listdir(tmp) if d.startswith("chatd-redis-")]
+        check(not left, "left behind after exit: %r" % left)
+
+
 if __name__ == "__main__":
     e2e.main(globals())
