@@ -60,12 +60,71 @@ static void push(chat_broker *b, chat_event_rec *e)
         rec_clear(&b->alloc, e);
         return;
     }
-    if (bus->count >= bus->limit || (bus->count == bus->cap && grow(b))) {
+    if (bus->queued >= bus->limit || (bus->count == bus->cap && grow(b))) {
         b->stats.events_dropped++;
         rec_clear(&b->alloc, e);
         return;
     }
+    e->count = 1;
     bus->q[(bus->head + bus->count++) % bus->cap] = *e;
+    bus->queued++;
+    bus->batching = 0; /* the newest event is not an open batch now */
+}
+
+/* Add message m to the newest event if it is an open batch for the same
+ * (channel, target, history) with room for it: one publish then carries
+ * every message queued for a channel between two pulls, so Redis and the
+ * other nodes handle one message per batch, not per line. Returns 1 if
+ * m was taken in (its bytes copied), 0 if it needs an event of its own. */
+static int batch_add(chat_broker *b, const chat_event_rec *e,
+                     const chat_msg *m)
+{
+    chat_bus *bus = &b->bus;
+    char piece[1 + CHAT_WIRE_MAX];
+    if (!bus->batching || bus->queued >= bus->limit ||
+        m->len > CHAT_WIRE_MAX)
+        return 0;
+    chat_event_rec *t = &bus->q[(bus->head + bus->count - 1) % bus->cap];
+    if (t->channel != e->channel || t->history != e->history ||
+        strcmp(t->target, e->target) != 0 ||
+        (size_t)t->data->len + 1 + m->len > CHAT_BATCH_MAX)
+        return 0;
+    piece[0] = '\0'; /* one add: a failed one leaves the batch as it was */
+    memcpy(piece + 1, m->data, m->len);
+    chat_msgb_add(&bus->batch, piece, 1 + (size_t)m->len);
+    if (bus->batch.failed) {
+        bus->batching = 0;
+        return 0;
+    }
+    t->data = bus->batch.m; /* it may have moved */
+    t->count++;
+    bus->queued++;
+    return 1;
+}
+
+/* Queue a PUBLISH of m (taking it): into the open batch, or as a new
+ * event that opens one. */
+static void push_publish(chat_broker *b, chat_event_rec *e, chat_msg *m)
+{
+    chat_bus *bus = &b->bus;
+    if (batch_add(b, e, m)) {
+        chat_msg_unref(&b->alloc, m);
+        return;
+    }
+    /* A batch's data is grown in place by its own builder; the first
+     * message is copied into one (a few hundred bytes, once a batch). */
+    chat_msgb_init(&bus->batch, &b->alloc, 2 * (size_t)m->len);
+    chat_msgb_add(&bus->batch, m->data, m->len);
+    chat_msg_unref(&b->alloc, m);
+    e->data = chat_msgb_take(&bus->batch);
+    bus->batch.m = e->data; /* the builder goes on growing it */
+    if (!e->data) {
+        b->stats.events_dropped++;
+        return;
+    }
+    uint32_t before = bus->count;
+    push(b, e);
+    bus->batching = bus->count > before;
 }
 
 static void set_target(chat_event_rec *e, const char *target)
@@ -79,10 +138,13 @@ void chat_bus_drop_queue(chat_broker *b)
     chat_bus *bus = &b->bus;
     for (; bus->count; bus->count--) {
         chat_event_rec *e = &bus->q[bus->head];
-        b->stats.cluster_unsent += e->kind == CHAT_EVENT_PUBLISH;
+        if (e->kind == CHAT_EVENT_PUBLISH)
+            b->stats.cluster_unsent += e->count;
         rec_clear(&b->alloc, e);
         bus->head = (bus->head + 1) % bus->cap;
     }
+    bus->queued = 0;
+    bus->batching = 0;
 }
 
 void chat_bus_subscribe(chat_broker *b, const char *room, int on)
@@ -118,12 +180,12 @@ void chat_bus_publish(chat_broker *b, chat_channel channel, const char *target,
                         .channel = (uint8_t)channel,
                         .history = (uint8_t)(history != 0)};
     set_target(&e, target);
-    e.data = chat_wire_encode(&b->alloc, w);
-    if (!e.data) {
+    chat_msg *m = chat_wire_encode(&b->alloc, w);
+    if (!m) {
         b->stats.events_dropped++;
         return;
     }
-    push(b, &e);
+    push_publish(b, &e, m);
 }
 
 void chat_bus_claim(chat_broker *b, uint64_t token, const char *name,
@@ -199,6 +261,9 @@ int chat_broker_next_event(chat_broker *b, chat_event *ev)
     bus->out = bus->q[bus->head];
     bus->head = (bus->head + 1) % bus->cap;
     bus->count--;
+    bus->queued -= bus->out.count;
+    if (bus->count == 0)
+        bus->batching = 0; /* the batch is handed out: it is closed */
     *ev = (chat_event){
         .kind = (chat_event_kind)bus->out.kind,
         .channel = (chat_channel)bus->out.channel,
@@ -207,6 +272,7 @@ int chat_broker_next_event(chat_broker *b, chat_event *ev)
         .len = bus->out.data ? bus->out.data->len : 0,
         .history = bus->out.history,
         .token = bus->out.token,
+        .count = bus->out.count,
     };
     return 1;
 }
@@ -350,23 +416,55 @@ static void apply(chat_broker *b, const chat_wire *w)
     }
 }
 
-int chat_broker_remote(chat_broker *b, const void *data, size_t len,
-                       uint64_t now_ms)
+/* One message of a batch. */
+static int remote_one(chat_broker *b, const char *msg, size_t len)
 {
     chat_wire w;
-    if (!chat_clustered(&b->bus))
-        return CHAT_ERR_STATE;
-    b->now = now_ms;
-    if (chat_wire_decode((const char *)data, len, &w)) {
+    if (chat_wire_decode(msg, len, &w)) {
         b->stats.remote_invalid++;
         return CHAT_ERR_INVALID;
     }
-    if (!fresh(b, &w))
-        return CHAT_OK;
-    b->stats.remote_in++;
-    apply(b, &w);
-    chat_broker_settle(b);
+    if (fresh(b, &w)) {
+        b->stats.remote_in++;
+        apply(b, &w);
+    }
     return CHAT_OK;
+}
+
+/* A batch comes from one node: one that starts with a message of this
+ * node's is its own, come back from a channel it follows. */
+static int own_batch(const chat_bus *bus, const char *s, size_t len)
+{
+    size_t n = strlen(bus->node);
+    return len > 4 + n && memcmp(s, "c1 ", 3) == 0 &&
+           memcmp(s + 3, bus->node, n) == 0 && s[3 + n] == ' ';
+}
+
+int chat_broker_remote(chat_broker *b, const void *data, size_t len,
+                       uint64_t now_ms)
+{
+    if (!chat_clustered(&b->bus))
+        return CHAT_ERR_STATE;
+    if (!data || !len) {
+        b->stats.remote_invalid++;
+        return CHAT_ERR_INVALID;
+    }
+    const char *s = data, *end = s + len;
+    if (own_batch(&b->bus, s, len))
+        return CHAT_OK;
+    b->now = now_ms;
+    int rc = CHAT_OK;
+    for (;;) {
+        const char *z = memchr(s, '\0', (size_t)(end - s));
+        size_t n = z ? (size_t)(z - s) : (size_t)(end - s);
+        if (remote_one(b, s, n) != CHAT_OK)
+            rc = CHAT_ERR_INVALID;
+        if (!z)
+            break;
+        s = z + 1;
+    }
+    chat_broker_settle(b);
+    return rc;
 }
 
 int chat_broker_node_gone(chat_broker *b, const char *node_id, uint64_t now_ms)

@@ -21,6 +21,7 @@ typedef struct chat_event_rec {
     char target[CHAT_NODE_MAX + 1]; /* room names fit too */
     chat_msg *data;     /* PUBLISH; CLAIM: the name given up, or NULL */
     uint64_t token;     /* CLAIM */
+    uint32_t count;     /* messages it holds (PUBLISH batches), else 1 */
 } chat_event_rec;
 
 /* The last sequence number seen from another node. */
@@ -34,6 +35,9 @@ typedef struct chat_bus {
     uint64_t seq;                 /* of the last message this node sent */
     chat_event_rec *q;            /* ring of events not pulled yet */
     uint32_t head, count, cap, limit;
+    uint32_t queued;              /* messages in it (limit applies) */
+    chat_msgb batch;              /* grows the newest event's data ... */
+    uint8_t batching;             /* ... while it may take more */
     chat_event_rec out;           /* the event last handed out */
     chat_map seen;                /* node id -> chat_seen */
     uint8_t down;                 /* the link to the bus is down */

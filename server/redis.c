@@ -513,28 +513,58 @@ static int subscribe(struct chatd_redis *r, const char *verb, const char *ch1,
 
 /* ---- events to commands -------------------------------------------------- */
 
+/* The messages of a batch (NUL-separated in ev->data) as arguments
+ * argv[at..at+count), for the history's one entry each. */
+static void split_batch(const chat_event *ev, const char **argv, size_t *len,
+                        int at)
+{
+    const char *s = ev->data, *end = s + ev->len;
+    for (uint32_t i = 0; i < ev->count; i++) {
+        const char *z = memchr(s, '\0', (size_t)(end - s));
+        argv[at + (int)i] = s;
+        len[at + (int)i] = z ? (size_t)(z - s) : (size_t)(end - s);
+        s = z ? z + 1 : end;
+    }
+}
+
+#define PUBLISH_ARGS 6 /* EVALSHA sha 1 key channel kept */
+
 static int send_publish(struct chatd_redis *r, const chat_event *ev)
 {
     char ch[KEY_MAX], key[KEY_MAX], keep[24];
+    const char **argv = NULL;
+    size_t *len = NULL;
 
     if (channel_of(r, ev, ch) != 0)
         return 0; /* an id too long for a key: nothing to send */
-    if (!ev->history || ev->channel != CHAT_CHANNEL_ROOM ||
-        r->cfg.history == 0) {
-        const char *argv[] = {"PUBLISH", ch, ev->data};
-        size_t len[] = {7, strlen(ch), ev->len};
-        return command(r, on_reply, NULL, 3, argv, len);
+    int kept = ev->history && ev->channel == CHAT_CHANNEL_ROOM &&
+               r->cfg.history > 0 && ev->count > 0 &&
+               make_key(r, key, "history:", ev->target) == 0;
+    if (kept) {
+        argv = malloc((PUBLISH_ARGS + ev->count) * sizeof(*argv));
+        len = malloc((PUBLISH_ARGS + ev->count) * sizeof(*len));
     }
-    if (make_key(r, key, "history:", ev->target) != 0)
-        return 0;
+    if (!argv || !len) {
+        /* Not kept, or no memory to split it: published all the same
+         * (the lines reach the others; only the stored history lacks
+         * them). */
+        free(argv);
+        free(len);
+        const char *pub[] = {"PUBLISH", ch, ev->data};
+        size_t pub_len[] = {7, strlen(ch), ev->len};
+        return command(r, on_reply, NULL, 3, pub, pub_len);
+    }
     snprintf(keep, sizeof keep, "%llu", (unsigned long long)r->cfg.history);
-    /* The message last: it is bytes, not a C string. */
-    const char *argv[] = {"EVALSHA", r->sha[SCRIPT_PUBLISH], "1", key, ch,
-                          keep, ev->data};
-    size_t len[7];
-    str_lens(6, argv, len);
-    len[6] = ev->len;
-    return command(r, on_reply, NULL, 7, argv, len);
+    const char *head[PUBLISH_ARGS] = {"EVALSHA", r->sha[SCRIPT_PUBLISH], "1",
+                                      key, ch, keep};
+    memcpy(argv, head, sizeof(head));
+    str_lens(PUBLISH_ARGS, argv, len);
+    split_batch(ev, argv, len, PUBLISH_ARGS);
+    int rc = command(r, on_reply, NULL, PUBLISH_ARGS + (int)ev->count, argv,
+                     len);
+    free(argv);
+    free(len);
+    return rc;
 }
 
 /* A command whose reply answers token: the op goes with it. */

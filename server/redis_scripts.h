@@ -21,15 +21,17 @@
     "local t = redis.call('TIME')\n"                                         \
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
 
-/* KEYS: history:{room}. ARGV: channel, lines kept, message. Appends and
- * publishes in one step, so history order is publication order. */
+/* KEYS: history:{room}. ARGV: channel, lines kept, then the messages of
+ * a batch, oldest first. Appends each (one entry each) and publishes the
+ * batch (the messages joined by NUL bytes, as the broker gave them) in
+ * one step, so history order is publication order. */
 #define CHATD_LUA_PUBLISH                                                   \
     "local n = tonumber(ARGV[2])\n"                                          \
     "if n > 0 then\n"                                                        \
-    "  redis.call('LPUSH', KEYS[1], ARGV[3])\n"                              \
+    "  redis.call('LPUSH', KEYS[1], unpack(ARGV, 3))\n"                      \
     "  redis.call('LTRIM', KEYS[1], 0, n - 1)\n"                             \
     "end\n"                                                                  \
-    "return redis.call('PUBLISH', ARGV[1], ARGV[3])\n"
+    "return redis.call('PUBLISH', ARGV[1], table.concat(ARGV, '\\0', 3))\n"
 
 /* KEYS: names, nodes, owned:{us}. ARGV: name, us, old name or "".
  * The name is free when nobody owns it, we do, or its owner's lease is

@@ -62,11 +62,16 @@ typedef struct chat_event {
     chat_event_kind kind;
     chat_channel channel;   /* PUBLISH; CHAT_CHANNEL_ROOM for (UN)SUBSCRIBE */
     const char *target;     /* room name or node id (NUL-terminated) */
-    const void *data;       /* PUBLISH: the message */
+    const void *data;       /* PUBLISH: count messages, each separated from
+                               the next by one NUL byte (a batch: messages
+                               for one channel queued together go as one
+                               publish); CLAIM: the old name */
     size_t len;
-    int history;            /* PUBLISH: a chat line the room keeps: append
-                               it to the room's history in the same atomic
-                               step that publishes it */
+    int history;            /* PUBLISH: chat lines the room keeps: append
+                               each message to the room's history (one
+                               entry each, in order) in the same atomic
+                               step that publishes them */
+    uint32_t count;         /* PUBLISH: how many messages data holds */
     uint64_t token;         /* CLAIM: names it in chat_broker_claim_done;
                                FETCH: in chat_broker_history */
 } chat_event;
@@ -75,18 +80,21 @@ typedef struct chat_event {
  * The next event, oldest first, into *ev: returns 1, or 0 when there is
  * none. *ev and the memory it points to are the broker's and stay valid
  * until the next call of chat_broker_next_event() or chat_broker_free().
- * Events wait in a queue of at most CHAT_OPT_EVENT_QUEUE; past it the
- * newest are dropped and counted (chat_stats.events_dropped), so a caller
+ * Events wait in a queue of at most CHAT_OPT_EVENT_QUEUE messages (a
+ * batch counts each); past it the newest are dropped and counted
+ * (chat_stats.events_dropped), so a caller
  * that cannot keep up loses messages to other nodes, never memory.
  */
 CHAT_EXTERN int chat_broker_next_event(chat_broker *b, chat_event *ev);
 
 /*
  * A message that arrived from the bus (any channel; data is copied as
- * needed). Messages from this node itself, duplicates and replays (a
+ * needed): one message, or a batch as PUBLISH gives it (messages separated
+ * by NUL bytes), each validated and applied on its own. Messages from this node itself, duplicates and replays (a
  * node's sequence number at or below the last one seen from it) are
- * ignored. Errors: CHAT_ERR_INVALID for a message that is not valid (it
- * is dropped whole and counted in chat_stats.remote_invalid),
+ * ignored. Errors: CHAT_ERR_INVALID if a message is not valid (it is
+ * dropped whole and counted in chat_stats.remote_invalid; the others of
+ * its batch are applied),
  * CHAT_ERR_STATE if cluster mode is off.
  */
 CHAT_EXTERN int chat_broker_remote(chat_broker *b, const void *data,

@@ -117,17 +117,33 @@ static void forget(const char *room)
     stored[s].n = 0;
 }
 
-static void store(const chat_event *ev)
+static void store_one(int s, const char *msg, size_t len)
 {
-    int s = stored_of(ev->target);
     if (stored[s].n == KEPT)
         free((void *)stored[s].lines[--stored[s].n].data);
     memmove(&stored[s].lines[1], &stored[s].lines[0],
             stored[s].n++ * sizeof(chat_bytes));
-    void *copy = malloc(ev->len);
+    void *copy = malloc(len);
     ck_assert_ptr_nonnull(copy);
-    memcpy(copy, ev->data, ev->len);
-    stored[s].lines[0] = (chat_bytes){copy, ev->len};
+    memcpy(copy, msg, len);
+    stored[s].lines[0] = (chat_bytes){copy, len};
+}
+
+/* A batch is stored one message per entry, as chatd's script does. */
+static void store(const chat_event *ev)
+{
+    int s = stored_of(ev->target);
+    const char *p = ev->data, *end = p + ev->len;
+    uint32_t n = 0;
+    for (;;) {
+        const char *z = memchr(p, '\0', (size_t)(end - p));
+        store_one(s, p, z ? (size_t)(z - p) : (size_t)(end - p));
+        n++;
+        if (!z)
+            break;
+        p = z + 1;
+    }
+    ck_assert_uint_eq(n, ev->count);
 }
 
 static void fetch(int i, const chat_event *ev)
@@ -798,6 +814,66 @@ START_TEST(claims_waiting_when_the_link_comes_up_are_asked_again)
 }
 END_TEST
 
+/* Lines queued between two pulls for one room go as one publish (a
+ * batch): the other nodes get each line once, in order, and the room's
+ * stored history holds each line on its own. */
+START_TEST(lines_queued_together_go_as_one_publish)
+{
+    h_peer *alice = user(0, "alice");
+    h_peer *bob = user(1, "bob");
+    h_opt(nodes[0].h, CHAT_OPT_RATE, 0);
+    char line[32];
+    for (int i = 0; i < 40; i++) {
+        snprintf(line, sizeof line, "line %d\n", i);
+        h_send(alice, line);
+    }
+    chat_event ev;
+    ck_assert(chat_broker_next_event(nodes[0].h->b, &ev));
+    ck_assert_int_eq(ev.kind, CHAT_EVENT_PUBLISH);
+    ck_assert_uint_eq(ev.count, 40);
+    ck_assert(ev.history);
+    store(&ev);
+    deliver(0, &ev);
+    ck_assert(!chat_broker_next_event(nodes[0].h->b, &ev));
+    pump();
+    for (int i = 0; i < 40; i++) {
+        char *got = h_take_line(bob);
+        snprintf(line, sizeof line, "alice: line %d", i);
+        ck_assert_str_eq(got, line);
+        free(got);
+    }
+    ck_assert_uint_eq(stored[stored_of("main")].n, 32); /* KEPT */
+    /* A batch with one bad message: the rest are applied. */
+    static const char mixed[] = "c1 node-x 5 chat\nzed\nmain\n\nfine\0"
+                                "c1 node-x 6 chat\nzed\nmain\n\n\x1b[2J\0"
+                                "c1 node-x 7 me\nzed\nmain\n\nwaves";
+    ck_assert_int_eq(chat_broker_remote(nodes[1].h->b, mixed,
+                                        sizeof mixed - 1, nodes[1].h->now),
+                     CHAT_ERR_INVALID);
+    h_pump(nodes[1].h);
+    expect_lines(bob, "zed: fine\n", "* zed waves\n");
+}
+END_TEST
+
+/* The queue's bound counts messages, batched or not. */
+START_TEST(a_batch_counts_each_message_against_the_queue)
+{
+    h_peer *alice = user(0, "alice");
+    h_opt(nodes[0].h, CHAT_OPT_EVENT_QUEUE, 10);
+    h_opt(nodes[0].h, CHAT_OPT_RATE, 0);
+    for (int i = 0; i < 30; i++)
+        h_send(alice, "more\n");
+    chat_event ev;
+    uint32_t total = 0;
+    while (chat_broker_next_event(nodes[0].h->b, &ev))
+        total += ev.kind == CHAT_EVENT_PUBLISH ? ev.count : 0;
+    ck_assert_uint_eq(total, 10);
+    chat_stats st;
+    chat_broker_stats(nodes[0].h->b, &st, sizeof st);
+    ck_assert_uint_eq(st.events_dropped, 20);
+}
+END_TEST
+
 START_TEST(cluster_calls_outside_cluster_mode)
 {
     chat_broker *b;
@@ -843,6 +919,8 @@ static Suite *cluster_suite(void)
     tcase_add_test(tc, what_waits_for_the_cluster_is_decided_when_it_goes);
     tcase_add_test(tc, a_room_joined_while_the_replica_fills_keeps_its_history);
     tcase_add_test(tc, claims_waiting_when_the_link_comes_up_are_asked_again);
+    tcase_add_test(tc, lines_queued_together_go_as_one_publish);
+    tcase_add_test(tc, a_batch_counts_each_message_against_the_queue);
     suite_add_tcase(s, tc);
     return s;
 }
