@@ -105,12 +105,25 @@ struct chatd_redis {
     struct event *pump_ev;   /* pump again after the bounds were hit */
     struct event *leave_ev;  /* the shutdown stops waiting for Redis */
     struct chatd_log_limit err_log;
+    struct fetch *fetches;   /* history reads waiting for their room's
+                                subscription to be confirmed */
     /* keys and channels that never change */
     char k_nodes[KEY_MAX], k_names[KEY_MAX], k_owned[KEY_MAX],
         k_owned_prefix[KEY_MAX], ch_node[KEY_MAX], ch_presence[KEY_MAX];
 };
 
 static void link_down(struct chatd_redis *r, const char *why);
+
+/* A room's history is read once its channel is subscribed (the
+ * subscription's confirmation has come back), never before: a line
+ * published between the read and the subscription would reach neither. */
+struct fetch {
+    struct fetch *next;
+    uint64_t token;
+    char channel[KEY_MAX];
+};
+
+static void fetches_run(struct chatd_redis *r, const char *ch);
 
 /* ---- keys ---------------------------------------------------------------- */
 
@@ -483,6 +496,9 @@ static void on_sub(redisAsyncContext *ac, void *reply, void *priv)
     } else if (strcmp(kind, "subscribe") == 0 &&
                r->state == LINK_CONNECTING && ++r->sub_acks == 2) {
         maybe_up(r);
+    } else if (strcmp(kind, "subscribe") == 0 &&
+               rp->element[1]->type == REDIS_REPLY_STRING) {
+        fetches_run(r, rp->element[1]->str);
     }
 }
 
@@ -615,20 +631,75 @@ static int send_release(struct chatd_redis *r, const chat_event *ev)
     return command(r, on_reply, NULL, 7, argv, len);
 }
 
+/* FETCH comes right after its room's SUBSCRIBE: it waits for the
+ * subscription's confirmation (fetches_run). Without memory it is not
+ * asked: the broker's timeout lets the join through. */
 static int send_fetch(struct chatd_redis *r, const chat_event *ev)
 {
-    char key[KEY_MAX], last[24];
+    struct fetch *f;
 
-    if (r->cfg.history == 0 || make_key(r, key, "history:", ev->target) != 0) {
+    if (r->cfg.history == 0) {
         (void)chat_broker_history(r->b, ev->token, NULL, 0, chatd_now_ms());
         return 0;
     }
+    f = malloc(sizeof *f);
+    if (!f)
+        return 0;
+    if (make_key(r, f->channel, "room:", ev->target) != 0) {
+        free(f);
+        return 0;
+    }
+    f->token = ev->token;
+    f->next = r->fetches;
+    r->fetches = f;
+    return 0;
+}
+
+/* LRANGE of the room whose channel is ch: its history, newest first. */
+static int read_history(struct chatd_redis *r, uint64_t token, const char *ch)
+{
+    char key[KEY_MAX], last[24];
+    size_t n = strlen(r->cfg.prefix) + strlen("room:");
+
+    /* ch is prefix + "room:" + the folded room; the key is the same
+     * room under "history:". */
+    if (snprintf(key, sizeof key, "%shistory:%s", r->cfg.prefix, ch + n) >=
+        (int)sizeof key)
+        return 0;
     snprintf(last, sizeof last, "%llu",
              (unsigned long long)(r->cfg.history - 1));
     const char *argv[] = {"LRANGE", key, "0", last};
     size_t len[4];
     str_lens(4, argv, len);
-    return command_op(r, on_fetch, ev->token, 4, argv, len);
+    return command_op(r, on_fetch, token, 4, argv, len);
+}
+
+static void fetches_run(struct chatd_redis *r, const char *ch)
+{
+    struct fetch **at = &r->fetches;
+    while (*at) {
+        struct fetch *f = *at;
+        if (strcmp(f->channel, ch) != 0) {
+            at = &f->next;
+            continue;
+        }
+        *at = f->next;
+        if (read_history(r, f->token, ch) != 0) {
+            free(f);
+            link_down(r, "cannot queue a command");
+            return;
+        }
+        free(f);
+    }
+}
+
+static void fetches_clear(struct chatd_redis *r)
+{
+    while (r->fetches) {
+        struct fetch *f = r->fetches;
+        r->fetches = f->next;
+        free(f);
+    }
 }
 
 static int send_forget(struct chatd_redis *r, const chat_event *ev)
@@ -971,6 +1042,7 @@ static void link_down(struct chatd_redis *r, const char *why)
     if (was == LINK_IDLE || was == LINK_DONE)
         return;
     close_contexts(r);
+    fetches_clear(r); /* the broker decides what waits (link down) */
     evtimer_del(r->beat_ev);
     evtimer_del(r->watch_ev);
     evtimer_del(r->pump_ev);
@@ -1136,6 +1208,7 @@ void chatd_redis_free(struct chatd_redis *r)
         return;
     r->state = LINK_DONE; /* nothing the frees call back starts again */
     close_contexts(r);
+    fetches_clear(r);
     free_event(r->retry_ev);
     free_event(r->beat_ev);
     free_event(r->watch_ev);
