@@ -18,6 +18,7 @@ import base64
 import collections
 import hashlib
 import os
+import random
 import re
 import shutil
 import signal
@@ -27,6 +28,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -1177,6 +1179,528 @@ def test_rediss_between_nodes(prog, chatd):
             d.stop()
         left = [d for d in os.listdir(tmp) if d.startswith("chatd-redis-")]
         check(not left, "left behind after exit: %r" % left)
+
+
+# ---- whoever can write to Redis -------------------------------------------------------
+
+def resp(*args):
+    """One command in RESP, as a client sends it: an array of bulk
+    strings (str or bytes)."""
+    out = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        arg = arg if isinstance(arg, bytes) else str(arg).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(arg), arg))
+    return b"".join(out)
+
+
+class RawRedis:
+    """A Redis client written here on a plain socket: any process that
+    can write to Redis, with nothing of chatd's between it and the
+    channels. close() makes it fit Cluster.add()."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port),
+                                             timeout=WAIT)
+        self.buf = b""
+
+    def _more(self):
+        chunk = self.sock.recv(65536)
+        check(chunk, "redis-server closed the raw client's connection")
+        self.buf += chunk
+
+    def reply(self):
+        """The next reply, decoded; an error reply fails the test."""
+        while b"\r\n" not in self.buf:
+            self._more()
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        kind, rest = line[:1], line[1:]
+        if kind == b"+":
+            return rest.decode()
+        if kind == b"-":
+            raise Failure("redis-server: " + rest.decode("utf-8", "replace"))
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            n = int(rest)
+            if n < 0:
+                return None
+            while len(self.buf) < n + 2:
+                self._more()
+            data, self.buf = self.buf[:n], self.buf[n + 2:]
+            return data
+        if kind == b"*":
+            n = int(rest)
+            return None if n < 0 else [self.reply() for _ in range(n)]
+        raise Failure("redis-server: a reply of no known type: %r" % line)
+
+    def call(self, *args):
+        self.sock.sendall(resp(*args))
+        return self.reply()
+
+    def pipeline(self, commands):
+        """Every command sent at once, then every reply read, in order."""
+        self.sock.sendall(b"".join(resp(*cmd) for cmd in commands))
+        return [self.reply() for _ in commands]
+
+    def subscribers(self, channel):
+        return self.call("PUBSUB", "NUMSUB", channel)[1]
+
+    def close(self):
+        self.sock.close()
+
+
+def wire(node, seq, kind, name="", room="", other="", text=""):
+    """One message of the format between nodes (doc/cluster.md), its
+    fields as given, valid or not."""
+    if isinstance(text, str):
+        text = text.encode()
+    return ("c1 %s %s %s\n%s\n%s\n%s\n" % (
+        node, seq, kind, name, room, other)).encode() + text
+
+
+def metrics(port):
+    """chatd's /metrics on its http:// port: {series: value}, each series
+    spelt as chatd writes it, labels included (`name{reason="slow"}`)."""
+    got = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as s:
+        s.sendall(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+    head, _, body = got.partition(b"\r\n\r\n")
+    check(re.match(rb"HTTP/1\.[01] 200 ", head), "GET /metrics: %r" % head)
+    series = {}
+    for line in body.decode().splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            series[name] = float(value)
+    return series
+
+
+def grew(before, after, *names):
+    """How much the named series (summed) went up between two scrapes."""
+    return sum(after.get(n, 0) - before.get(n, 0) for n in names)
+
+
+def clean(line):
+    """line holds no control character but tab (C0, DEL, C1) and nothing
+    that was not UTF-8 (read here as U+FFFD)."""
+    return not any((ord(ch) < 0x20 and ch != "\t") or
+                   0x7F <= ord(ch) <= 0x9F or ch == "\ufffd" for ch in line)
+
+
+def rss_kib(d):
+    """VmRSS of node d's process (valgrind's, under the wrapper), KiB."""
+    with open("/proc/%d/status" % d.proc.pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise Failure("no VmRSS for node %s" % d.id)
+
+
+def wait_subscribed(raw, channel, want=1):
+    """Redis has want subscribers on channel (a node follows a room once
+    Redis confirms its SUBSCRIBE, which may come after `You joined`)."""
+    deadline = time.monotonic() + WAIT
+    while raw.subscribers(channel) != want:
+        check(time.monotonic() < deadline, "%s has %d subscribers, not %d"
+              % (channel, raw.subscribers(channel), want))
+        time.sleep(0.02)
+
+
+class StillUser(LineUser):
+    """A user who stops reading: a 4 KiB receive buffer, so that what the
+    server sends it piles up on the server's side soon."""
+
+    def __init__(self, port, who):
+        User.__init__(self, who)
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self.sock.settimeout(WAIT)
+        self.sock.connect(("127.0.0.1", port))
+        self.buf = b""
+
+
+class Drain(threading.Thread):
+    """Reads a user's socket as fast as it can, in the background, until
+    stop(): for a room so busy that the test's own pace of reading would
+    make the user a slow consumer."""
+
+    def __init__(self, user):
+        super().__init__(daemon=True)
+        self.sock = user.sock
+        self.chunks = [user.buf]
+        self.halt = threading.Event()
+        self.sock.settimeout(0.1)
+        self.start()
+
+    def run(self):
+        while not self.halt.is_set():
+            try:
+                chunk = self.sock.recv(1 << 20)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            if not chunk:
+                return
+            self.chunks.append(chunk)
+
+    def lines(self):
+        data = b"".join(self.chunks)
+        return data[:data.rfind(b"\n") + 1].decode(
+            "utf-8", "replace").splitlines()
+
+    def stop(self):
+        self.halt.set()
+        self.join()
+
+
+# ---- when Redis, or whoever can write to it, misbehaves -------------------------------
+
+def test_garbage_on_the_bus_is_counted_and_harms_no_one(prog, chatd):
+    """While alice (node a) and bob (node b) chat in main, a raw Redis
+    client publishes hostile messages on main's channel, on each node's
+    channel and on the presence channel: random bytes, an empty message,
+    another version, text with ESC sequences, C1 controls, invalid or
+    overlong UTF-8, a line break, over 400 bytes (and 2 MiB), names and
+    node ids and sequence numbers that break their rules, fields a kind
+    does not have, a batch mixing one valid line of a made-up node with
+    invalid ones, a replay of that line, and messages claiming to come
+    from the receiving node itself. Users see the made-up node's valid
+    lines once each and nothing else of it (never a control byte);
+    chatd_cluster_messages_invalid_total on each node went up by exactly
+    the invalid messages on the channels it follows; alice and bob chat
+    on, and /users does not list the made-up user."""
+    with Cluster(chatd) as c:
+        a = c.node("a", "--listen", "http://127.0.0.1:0")
+        b = c.node("b", "--listen", "http://127.0.0.1:0")
+        web = {d: port_of(d, "http") for d in (a, b)}
+        alice, bob = c.user(a, "alice"), c.user(b, "bob")
+        settle(alice, bob)
+        raw = c.add(RawRedis(c.redis.port))
+        before = {d: metrics(web[d]) for d in (a, b)}
+        start = {u: len(u.seen) for u in (alice, bob)}
+
+        room, presence = "chat:room:main", "chat:presence"
+        to_a, to_b = "chat:node:a", "chat:node:b"
+        follows = {room: (a, b), presence: (a, b), to_a: (a,), to_b: (b,)}
+        noise = bytes(random.Random(13).randrange(1, 256) for _ in range(300))
+
+        def zed(seq, text, name="zed", rm="main", other="", node="ghost",
+                kind="chat"):
+            return wire(node, seq, kind, name, rm, other, text)
+
+        # (channel, payload, how many invalid messages it holds). Every
+        # text that must not reach anyone holds BAD.
+        hostile = [[
+            (room, noise, 1),
+            (room, b"", 1),
+            (room, b"c9" + zed(101, "BAD another version")[2:], 1),
+            (room, b"c10" + zed(101, "BAD another version")[2:], 1),
+            (room, zed(102, b"BAD \x1b[2J\x1b]0;owned\x07 ESC"), 1),
+            (room, zed(102, b"BAD \xc2\x9b31m C1"), 1),
+            (room, zed(102, b"BAD \x7f DEL"), 1),
+            (room, zed(102, b"BAD \xff\xfe\xc3\x28 not UTF-8"), 1),
+            (room, zed(102, b"BAD \xc0\xaf overlong"), 1),
+            (room, zed(102, b"BAD \xed\xa0\x80 a surrogate"), 1),
+            (room, zed(102, b"BAD\nalice: BAD a line of its own"), 1),
+            (room, zed(102, b"BAD\r"), 1),
+            (room, zed(102, b" BAD a leading blank"), 1),
+            (room, zed(102, b"BAD" + b"x" * 398), 1),
+            (room, zed(102, b"BAD" + b"x" * (2 << 20)), 1),
+            (room, zed(102, b""), 1),
+            (room, zed(103, "y" * 400), 0),  # valid: the longest text
+        ], [
+            (room, zed(104, "BAD short name", name="z"), 1),
+            (room, zed(104, "BAD long name", name="z" * 25), 1),
+            (room, zed(104, "BAD a blank", name="ev il"), 1),
+            (room, zed(104, "BAD a bang", name="ev!l"), 1),
+            (room, zed(104, "BAD ESC", name="zed\x1b"), 1),
+            (room, zed(104, "BAD é", name="z\u00e9d"), 1),
+            (room, zed(104, "BAD short room", rm="m"), 1),
+            (room, zed(104, "BAD room", rm="main!"), 1),
+            (room, zed(104, "BAD no room", rm=""), 1),
+            (room, zed(104, "BAD other set", other="bob"), 1),
+            (room, zed(104, "BAD long node", node="g" * 33), 1),
+            (room, zed(104, "BAD slash", node="gh/ost"), 1),
+            (room, zed(104, "BAD no node", node=""), 1),
+            (room, zed(0, "BAD seq 0"), 1),
+            (room, zed("007", "BAD seq 007"), 1),
+            (room, zed(-5, "BAD seq -5"), 1),
+            (room, zed(1 << 64, "BAD seq 2^64"), 1),
+            (room, zed("12a", "BAD seq 12a"), 1),
+            (room, zed(104, "BAD shout", kind="shout"), 1),
+            (room, zed(104, "BAD CHAT", kind="CHAT"), 1),
+            (room, b"c1 ghost 104 chat\nzed\nmain", 1),
+            (room, b"c1 ghost 104 chat", 1),
+            (room, b"c1", 1),
+            # A batch: one valid line, three invalid messages.
+            (room, b"\0".join([zed(110, "hello from ghost"),
+                               zed(111, b"BAD \x07 bell"), b"",
+                               noise[:50]]), 3),
+            (room, zed(110, "hello from ghost"), 0),  # a replay
+            (room, zed(1, "BAD I am node a", node="a"), 0),
+            (room, zed(1, "BAD I am node b", node="b"), 0),
+        ], [
+            (to_a, zed(120, "hi alice", rm="", other="alice",
+                       kind="direct"), 0),
+            (to_a, zed(2, "BAD I am node a", rm="", other="alice",
+                       node="a", kind="direct"), 0),
+            (to_a, zed(121, b"BAD \x1b[31m", rm="", other="alice",
+                       kind="direct"), 1),
+            (to_a, noise, 1),
+            (to_b, zed(122, "BAD a room", other="bob", kind="direct"), 1),
+            (to_b, zed(2, "BAD I am node b", rm="", other="bob",
+                       node="b", kind="direct"), 0),
+            (presence, zed(123, "", name="z", kind="here"), 1),
+            (presence, zed(123, "", kind="gone"), 1),
+            (presence, zed(123, "", rm="", kind="sync"), 1),
+            (presence, zed(123, "", name="", rm="", kind="node-gone"), 1),
+            (presence, zed(123, "", name="", rm="", other="a b",
+                           kind="node-gone"), 1),
+            (presence, zed(123, "BAD text", kind="joined"), 1),
+            (presence, noise, 1),
+            (presence, b"", 1),
+        ]]
+        for k, part in enumerate(hostile):
+            got = raw.pipeline([("PUBLISH", ch, p) for ch, p, _ in part])
+            for (ch, p, _), n in zip(part, got):
+                check(n == len(follows[ch]), "PUBLISH %s %r reached %d "
+                      "subscribers, not %d" % (ch, p[:60], n,
+                                               len(follows[ch])))
+            alice.says("between %d" % k, bob)
+            bob.says("and %d" % k, alice)
+        check(raw.call("PUBLISH", room, zed(200, "end of garbage")) == 2,
+              "the last line did not reach both nodes")
+        for u in (alice, bob):
+            u.skip_to("zed: end of garbage")  # after all the rest, in order
+
+        for d in (a, b):
+            want = sum(n for part in hostile for ch, _, n in part
+                       if d in follows[ch])
+            got = grew(before[d], metrics(web[d]),
+                       "chatd_cluster_messages_invalid_total")
+            check(got == want, "node %s counted %d invalid messages, it "
+                  "received %d" % (d.id, got, want))
+            print("node %s: %d invalid messages counted" % (d.id, got))
+        for u in (alice, bob):
+            seen = u.seen[start[u]:]
+            bad = [line for line in seen if not clean(line) or "BAD" in line
+                   or "mallory" in line]
+            check(not bad, "%s got what it must not: %r" % (u.who, bad))
+            for line in ("zed: hello from ghost", "zed: " + "y" * 400):
+                n = seen.count(line)
+                check(n == 1, "%s got %r %d times" % (u.who, line[:30], n))
+        n = alice.seen[start[alice]:].count("from zed: hi alice")
+        check(n == 1, "alice got zed's direct message %d times" % n)
+
+        alice.says("still talking", bob)
+        bob.says("still here", alice)
+        bob.send("/msg alice psst")
+        alice.skip_to("from bob: psst")
+        for u in (alice, bob):
+            wait_for_list(u, "/users", "Users - alice, bob")
+        for d in (a, b):
+            check(d.proc.poll() is None, "node %s died: %s" % (
+                d.id, d.log_text()))
+
+
+def test_a_flood_from_the_bus_does_not_stall_local_chat(prog, chatd):
+    """A raw Redis client pipelines 200,000 valid lines of a made-up node
+    (20,000 under a wrapper), in batches of 50, onto room flood's channel,
+    where node a has a member who reads (as fast as it can) and one who
+    stops reading. Meanwhile alice and ann on node a chat in main, bob on
+    node b hearing them: every line arrives within WAIT. The reader gets
+    the lines in order, each once, or is told how many were dropped; the
+    one who stopped reading has lines dropped for it and is cut (write
+    timeout); node a's memory stays bounded; chat goes on after it."""
+    slow = bool(e2e.chatd_wrapper())
+    total, pad = (20000, 240) if slow else (200000, 60)
+    with Cluster(chatd) as c:
+        raw = c.add(RawRedis(c.redis.port))
+        # Redis's own limit is not under test here: it would cut node a.
+        raw.call("CONFIG", "SET", "client-output-buffer-limit",
+                 "pubsub 0 0 0")
+        a = c.node("a", "--listen", "http://127.0.0.1:0",
+                   "--high-water", "65536", "--write-timeout", "3")
+        b = c.node("b")
+        web = port_of(a, "http")
+        alice, ann, bob = c.user(a, "alice"), c.user(a, "ann"), \
+            c.user(b, "bob")
+        settle(alice, ann, bob)
+        still = c.add(StillUser(a.port, "still@a"))
+        still.greet()
+        still.rename("still")
+        reader = c.user(a, "reader")
+        for u in (still, reader):
+            u.send("/join flood")
+            u.skip_to("You joined flood")
+        wait_subscribed(raw, "chat:room:flood")
+
+        lines = [wire("flooder", i, "chat", "zed", "flood", "",
+                      "flood %d %s" % (i, "x" * pad))
+                 for i in range(1, total + 1)]
+        flood = b"".join(resp("PUBLISH", "chat:room:flood",
+                              b"\0".join(lines[k:k + 50]))
+                         for k in range(0, total, 50))
+        del lines
+        sender = RawRedis(c.redis.port)
+        c.add(sender)
+        sent = []
+        pusher = threading.Thread(target=lambda: sent.append(
+            sender.sock.sendall(flood) or
+            [sender.reply() for _ in range(0, total, 50)]), daemon=True)
+        before, rss0 = metrics(web), rss_kib(a)
+        drain = Drain(reader)
+        try:
+            began = time.monotonic()
+            pusher.start()
+            rss, lag, rounds, during = rss0, 0.0, 0, 0
+            while True:
+                rounds += 1
+                for one, two in ((alice, ann), (ann, alice)):
+                    t = time.monotonic()
+                    one.says("during %d" % rounds, two, bob)
+                    lag = max(lag, time.monotonic() - t)
+                rss = max(rss, rss_kib(a))
+                applied = grew(before, metrics(web),
+                               "chatd_cluster_messages_in_total")
+                if applied >= total and not pusher.is_alive():
+                    break
+                during += 1
+                check(time.monotonic() - began < 6 * WAIT, "node a applied "
+                      "%d of %d lines in %.0f s" % (applied, total,
+                                                    6 * WAIT))
+            took = time.monotonic() - began
+            pusher.join()
+            check(sent and all(n == 1 for n in sent[0]),
+                  "the flood reached %r subscribers" % sorted(set(
+                      sent[0] if sent else [])))
+
+            deadline = time.monotonic() + WAIT
+            while True:
+                got = drain.lines()
+                said = [int(line.split()[2]) for line in got
+                        if line.startswith("zed: flood ")]
+                dropped = sum(int(m.group(1)) for m in (re.match(
+                    r"Server is very busy and dropped (\d+) messages", line)
+                    for line in got) if m)
+                if len(said) + dropped >= total:
+                    break
+                check(time.monotonic() < deadline, "the reader got %d lines"
+                      " and was told of %d dropped, of %d" % (
+                          len(said), dropped, total))
+                time.sleep(0.05)
+        finally:
+            drain.stop()
+        check(said and all(x < y for x, y in zip(said, said[1:])) and
+              said[-1] <= total, "the reader got the lines out of order "
+              "(or none): %r" % said[:20])
+        check(len(said) + dropped <= total + 1, "the reader got %d lines "
+              "and %d dropped, of %d" % (len(said), dropped, total))
+        check(all(clean(line) for line in got), "the reader got a control "
+              "byte: %r" % [line for line in got if not clean(line)][:3])
+
+        deadline = time.monotonic() + 3 + WAIT
+        while True:
+            after = metrics(web)
+            if grew(before, after, 'chatd_disconnects_total{reason="slow"}',
+                    'chatd_disconnects_total{reason="write-timeout"}'):
+                break
+            check(time.monotonic() < deadline, "the user who stopped "
+                  "reading was not cut: %r" % {
+                      k: v for k, v in after.items() if "disconnects" in k})
+            time.sleep(0.1)
+        dropped_for = grew(before, after, 'chatd_lines_dropped_total'
+                           '{reason="slow_consumer"}')
+        check(dropped_for > 0, "no line was dropped for a slow consumer")
+        while not still.closed:
+            still._recv(WAIT)
+        print("%d lines applied in %.1f s; chat rounds meanwhile %d (%d "
+              "while the flood was applied), slowest line %.3f s; reader: "
+              "%d lines, %d dropped; %d dropped for the still user; RSS "
+              "%d -> max %d KiB" % (total, took, rounds, during, lag,
+                                    len(said), dropped, dropped_for, rss0,
+                                    rss))
+        check(during >= 1, "no chat while the flood was being applied")
+        check(rss - rss0 < 100 << 10, "node a grew from %d to %d KiB" % (
+            rss0, rss))
+        check(slow or rss < 200 << 10, "node a reached %d KiB" % rss)
+        for u in (alice, ann):
+            check(not any("flood" in line for line in u.seen),
+                  "%s, in main, got a line of room flood" % u.who)
+        alice.says("after the flood", ann, bob)
+        bob.says("heard you", alice, ann)
+        check(a.proc.poll() is None, "node a died: " + a.log_text())
+
+
+def test_a_subscriber_redis_cuts_off_comes_back(prog, chatd):
+    """redis-server limits a subscriber's output buffer (CONFIG SET
+    client-output-buffer-limit pubsub 256kb 128kb 1). Node a is stopped
+    (SIGSTOP) while a raw client floods its node channel with direct
+    messages, until Redis really disconnects a's subscriber (PUBSUB
+    NUMSUB says so, and Redis's log). SIGCONT: a's users are told other
+    servers are unavailable, then available again; bob on node b is told
+    nothing; chat crosses nodes again; chatd_redis_reconnects_total on a
+    went up."""
+    with Cluster(chatd) as c:
+        raw = c.add(RawRedis(c.redis.port))
+        check(raw.call("CONFIG", "SET", "client-output-buffer-limit",
+                       "pubsub 256kb 128kb 1") == "OK", "CONFIG SET")
+        # A lease that outlasts the stop: node b must not take a for dead.
+        a = c.node("a", "--listen", "http://127.0.0.1:0", "--redis-lease",
+                   str(40 * LEASE_MS))
+        b = c.node("b")
+        web = port_of(a, "http")
+        alice, bob = c.user(a, "alice"), c.user(b, "bob")
+        settle(alice, bob)
+        before = metrics(web)
+        check(raw.subscribers("chat:node:a") == 1, "a is not subscribed")
+
+        text, seq, sent = "x" * 390, 0, 0
+        a.proc.send_signal(signal.SIGSTOP)
+        try:
+            while raw.subscribers("chat:node:a"):
+                check(sent < 256 << 20, "Redis did not cut node a's "
+                      "subscriber after %d MiB" % (sent >> 20))
+                batches = []
+                for _ in range(64):  # about 1 MiB
+                    batch = []
+                    for _ in range(36):
+                        seq += 1
+                        batch.append(wire("ghost", seq, "direct", "zed", "",
+                                          "nobody", text))
+                    batches.append(b"\0".join(batch))
+                raw.pipeline([("PUBLISH", "chat:node:a", m)
+                              for m in batches])
+                sent += sum(map(len, batches))
+            print("Redis cut node a's subscriber after %.1f MiB" % (
+                sent / (1 << 20)))
+            check("output buffer limits" in c.redis.log_text(),
+                  "Redis did not log the cut: " + c.redis.log_text())
+        finally:
+            a.proc.send_signal(signal.SIGCONT)
+
+        alice.skip_to(lambda line: line.startswith(UNAVAILABLE), 2 * WAIT)
+        alice.skip_to(AVAILABLE, 3 * WAIT)
+        settle(alice, bob)
+        alice.says("back again", bob)
+        bob.says("welcome back", alice)
+        bob.send("/msg alice psst")
+        alice.skip_to("from bob: psst")
+        wait_for_list(bob, "/users", "Users - alice, bob")
+        for text in (UNAVAILABLE, AVAILABLE):
+            n = sum(line.startswith(text) for line in alice.seen)
+            check(n == 1, "alice was told %d times %r" % (n, text))
+        check(not any(line.startswith(UNAVAILABLE) for line in bob.seen),
+              "bob, on node b, was told: %r" % bob.seen)
+        after = metrics(web)
+        check(grew(before, after, "chatd_redis_reconnects_total") >= 1,
+              "chatd_redis_reconnects_total did not go up")
+        check(after.get("chatd_cluster_up") == 1, "node a's link is not up")
 
 
 if __name__ == "__main__":
