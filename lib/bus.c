@@ -301,6 +301,11 @@ static int fresh(chat_broker *b, const chat_wire *w)
         return 1;
     chat_seen *s = chat_map_find(&bus->seen, w->node);
     if (!s) {
+        /* Whoever can write to the bus can make up node ids: past a
+         * cluster's worth of them, new ones are not remembered (their
+         * duplicates then get through, their memory does not grow). */
+        if (bus->seen.count >= CHAT_SEEN_MAX)
+            return 1;
         s = chat_mem_calloc(&b->alloc, 1, sizeof(*s));
         if (!s)
             return 1; /* without memory, a duplicate may get through */
@@ -396,6 +401,19 @@ static void announce_gone(chat_broker *b, chat_remote *u)
     notice(b, u->room, CHAT_T_LEFT, u->name, NULL);
 }
 
+/* Node id is gone: its users leave, and its numbering is forgotten (a
+ * node back under the same id starts from its clock, and the entry
+ * would otherwise stay for ever). */
+static void node_gone(chat_broker *b, const char *id)
+{
+    chat_remote_drop_node(b, id, announce_gone);
+    chat_seen *s = chat_map_find(&b->bus.seen, id);
+    if (s) {
+        chat_map_remove(&b->bus.seen, &b->alloc, s);
+        chat_mem_free(&b->alloc, s);
+    }
+}
+
 static void apply(chat_broker *b, const chat_wire *w)
 {
     switch (w->kind) {
@@ -409,7 +427,7 @@ static void apply(chat_broker *b, const chat_wire *w)
     case CHAT_WIRE_RENAMED: remote_renamed(b, w); break;
     case CHAT_WIRE_NODE_GONE:
         if (strcmp(w->other, b->bus.node) != 0)
-            chat_remote_drop_node(b, w->other, announce_gone);
+            node_gone(b, w->other);
         break;
     case CHAT_WIRE_SYNC: chat_cluster_sync_answer(b, w->node); break;
     default: break;
@@ -475,7 +493,7 @@ int chat_broker_node_gone(chat_broker *b, const char *node_id, uint64_t now_ms)
         strcmp(node_id, b->bus.node) == 0)
         return CHAT_ERR_INVALID;
     b->now = now_ms;
-    chat_remote_drop_node(b, node_id, announce_gone);
+    node_gone(b, node_id);
     chat_wire w = {.kind = CHAT_WIRE_NODE_GONE};
     memcpy(w.other, node_id, strlen(node_id) + 1);
     chat_bus_publish(b, CHAT_CHANNEL_PRESENCE, "", &w, 0);

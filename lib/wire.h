@@ -18,6 +18,7 @@
 #define CHAT_NODE_MAX 32 /* characters of a node id */
 #define CHAT_WIRE_MAX 640 /* bytes of an encoded message, at most */
 #define CHAT_BATCH_MAX 16384 /* bytes of a batch of messages, at most */
+#define CHAT_SEEN_MAX 4096 /* node ids whose numbering is remembered */
 
 typedef enum chat_wire_kind {
     CHAT_WIRE_CHAT,      /* name, room, text */

@@ -929,6 +929,28 @@ START_TEST(reordered_and_lost_deliveries)
 }
 END_TEST
 
+/* A node gone is forgotten whole, its numbering too: back under the same
+ * id (a restart; its numbers may be lower) it is heard again. */
+START_TEST(a_node_back_under_its_id_is_heard_again)
+{
+    h_peer *alice = user(0, "alice");
+    static const char high[] = "c1 node-x 900 chat\nzed\nmain\n\nfirst life";
+    static const char low[] = "c1 node-x 5 chat\nzed\nmain\n\nsecond life";
+    ck_assert_int_eq(chat_broker_remote(nodes[0].h->b, high, sizeof high - 1,
+                                        nodes[0].h->now), CHAT_OK);
+    ck_assert_int_eq(chat_broker_remote(nodes[0].h->b, low, sizeof low - 1,
+                                        nodes[0].h->now), CHAT_OK);
+    h_pump(nodes[0].h);
+    expect_lines(alice, "zed: first life\n"); /* 5 is a replay of 900's */
+    ck_assert_int_eq(chat_broker_node_gone(nodes[0].h->b, "node-x",
+                                           nodes[0].h->now), CHAT_OK);
+    ck_assert_int_eq(chat_broker_remote(nodes[0].h->b, low, sizeof low - 1,
+                                        nodes[0].h->now), CHAT_OK);
+    h_pump(nodes[0].h);
+    expect_lines(alice, "zed: second life\n");
+}
+END_TEST
+
 START_TEST(cluster_calls_outside_cluster_mode)
 {
     chat_broker *b;
@@ -977,6 +999,7 @@ static Suite *cluster_suite(void)
     tcase_add_test(tc, lines_queued_together_go_as_one_publish);
     tcase_add_test(tc, a_batch_counts_each_message_against_the_queue);
     tcase_add_test(tc, reordered_and_lost_deliveries);
+    tcase_add_test(tc, a_node_back_under_its_id_is_heard_again);
     suite_add_tcase(s, tc);
     return s;
 }
