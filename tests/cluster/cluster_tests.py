@@ -1103,6 +1103,64 @@ def test_redis_with_a_password(prog, chatd):
         bob.skip_to("alice is already taken")
 
 
+def start_tls_redis(r, certs, auth_clients="no", client=None):
+    """Start r (a Redis not started) with TLS only (--port 0, --tls-port
+    r.port), its certificate certs' server.pem, the test CA its
+    --tls-ca-cert-file, --tls-auth-clients auth_clients; return once it
+    answers PING over TLS (with client, a (cert, key) pair, as the client
+    certificate). Skip (77) if redis-server was built without TLS."""
+    ca = certs.path("ca.pem")
+    r.log = open(os.path.join(r.dir, "log"), "ab")
+    r.proc = subprocess.Popen(
+        ["redis-server", "--port", "0", "--tls-port", str(r.port),
+         "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", r.dir, "--daemonize", "no",
+         "--tls-cert-file", certs.path("server.pem"),
+         "--tls-key-file", certs.path("server.key"),
+         "--tls-ca-cert-file", ca, "--tls-auth-clients", auth_clients],
+        stdin=subprocess.DEVNULL, stdout=r.log, stderr=r.log)
+    ctx = ssl.create_default_context(cafile=ca)
+    if client:
+        ctx.load_cert_chain(*client)
+    deadline = time.monotonic() + WAIT
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", r.port),
+                                          timeout=1) as raw, \
+                    ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(64).startswith(b"+PONG"):
+                    return
+        except OSError:
+            pass
+        if r.proc.poll() is not None:
+            if "tls" in r.log_text().lower():
+                raise Skip("redis-server without TLS: " + r.log_text())
+            raise Failure("redis-server exited: " + r.log_text())
+        check(time.monotonic() < deadline, "redis-server did not "
+              "answer on its TLS port: " + r.log_text())
+        time.sleep(0.02)
+
+
+def logged(node, what):
+    """Wait until node's log has what (bytes)."""
+    deadline = time.monotonic() + WAIT
+    while what not in node.text():
+        check(time.monotonic() < deadline, "node %s did not log %r: %s" % (
+            node.id, what, node.log_text()))
+        time.sleep(0.02)
+
+
+def linked(one, other):
+    """one and other, users on two nodes, share a line each way and a
+    name (the one's is taken for the other)."""
+    settle(one, other)
+    one.says("through TLS", other)
+    other.send("/name " + one.name)
+    other.skip_to(one.name + " is already taken")
+    other.says("and back", one)
+
+
 def test_rediss_between_nodes(prog, chatd):
     """redis-server with TLS only (--port 0, --tls-port; the throwaway CA
     of tests/tls/mkcerts.sh): nodes a and b with rediss:// and
@@ -1114,57 +1172,22 @@ def test_rediss_between_nodes(prog, chatd):
     redis-server built with TLS."""
     import tlstest
     with tlstest.Certs() as certs, Cluster(chatd, redis_up=False) as c:
-        r, ca = c.redis, certs.path("ca.pem")
-        r.log = open(os.path.join(r.dir, "log"), "ab")
-        r.proc = subprocess.Popen(
-            ["redis-server", "--port", "0", "--tls-port", str(r.port),
-             "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", r.dir, "--daemonize", "no",
-             "--tls-cert-file", certs.path("server.pem"),
-             "--tls-key-file", certs.path("server.key"),
-             "--tls-ca-cert-file", ca, "--tls-auth-clients", "no"],
-            stdin=subprocess.DEVNULL, stdout=r.log, stderr=r.log)
-        ctx = ssl.create_default_context(cafile=ca)
-        deadline = time.monotonic() + WAIT
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", r.port),
-                                              timeout=1) as raw, \
-                        ctx.wrap_socket(raw, server_hostname="127.0.0.1") \
-                        as s:
-                    s.sendall(b"PING\r\n")
-                    if s.recv(64).startswith(b"+PONG"):
-                        break
-            except OSError:
-                pass
-            if r.proc.poll() is not None:
-                if "tls" in r.log_text().lower():
-                    raise Skip("redis-server without TLS: " + r.log_text())
-                raise Failure("redis-server exited: " + r.log_text())
-            check(time.monotonic() < deadline, "redis-server did not "
-                  "answer on its TLS port: " + r.log_text())
-            time.sleep(0.02)
+        ca = certs.path("ca.pem")
+        start_tls_redis(c.redis, certs)
 
         tmp = os.path.join(certs.dir, "tmp")
         os.mkdir(tmp)
         os.environ["TMPDIR"] = tmp
-        url = "rediss://127.0.0.1:%d" % r.port
+        url = "rediss://127.0.0.1:%d" % c.redis.port
         a = c.node("a", "--redis-cafile", ca, url=url)
         b = c.node("b", "--redis-cafile", ca, url=url)
         cc = c.node("c", "--redis-cafile", certs.path("self.pem"), url=url)
         alice, bob = c.user(a, "alice"), c.user(b, "bob")
-        settle(alice, bob)
-        alice.says("through TLS", bob)
-        bob.send("/name alice")
-        bob.skip_to("alice is already taken")
-        bob.says("and back", alice)
+        linked(alice, bob)
 
         carol = c.user(cc, "carol")
         told(carol, UNAVAILABLE)
-        while b"certificate verify failed" not in cc.text():
-            check(time.monotonic() < deadline + WAIT, "node c did not log "
-                  "the certificate's failure: " + cc.log_text())
-            time.sleep(0.02)
+        logged(cc, b"certificate verify failed")
         dave = c.user(cc, "dave")
         carol.says("alone on c", dave)
         wait_for_list(carol, "/users", "Users - " + listed("carol", "dave"))
@@ -1701,6 +1724,103 @@ def test_a_subscriber_redis_cuts_off_comes_back(prog, chatd):
         check(grew(before, after, "chatd_redis_reconnects_total") >= 1,
               "chatd_redis_reconnects_total did not go up")
         check(after.get("chatd_cluster_up") == 1, "node a's link is not up")
+
+
+
+# ---- Redis over TLS that asks for a client certificate --------------------------------
+
+def client_cert(certs):
+    """A client certificate for "chatd-node" (extendedKeyUsage clientAuth)
+    issued by certs' intermediate CA, made with the openssl command in
+    certs' directory: (client.pem, the leaf then the intermediate;
+    client.key, unencrypted)."""
+    pem, key = certs.path("client.pem"), certs.path("client.key")
+    csr, crt, ext = (certs.path("client." + e) for e in ("csr", "crt", "ext"))
+    with open(ext, "w") as f:
+        f.write("basicConstraints=critical,CA:FALSE\n"
+                "keyUsage=critical,digitalSignature\n"
+                "extendedKeyUsage=clientAuth\n")
+    for cmd in (["genpkey", "-algorithm", "EC", "-pkeyopt",
+                 "ec_paramgen_curve:P-256", "-out", key],
+                ["req", "-new", "-key", key, "-subj", "/CN=chatd-node",
+                 "-out", csr],
+                ["x509", "-req", "-in", csr, "-CA", certs.path("inter.pem"),
+                 "-CAkey", certs.path("inter.key"), "-CAcreateserial",
+                 "-days", "2", "-extfile", ext, "-out", crt]):
+        subprocess.run(["openssl"] + cmd, check=True, timeout=WAIT,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(pem, "w") as out:
+        for part in (crt, certs.path("inter.pem")):
+            with open(part) as f:
+                out.write(f.read())
+    return pem, key
+
+
+def test_rediss_with_a_client_certificate(prog, chatd):
+    """redis-server with TLS only and --tls-auth-clients yes (the test CA
+    its --tls-ca-cert-file): nodes a and b, each with --redis-cafile and
+    --redis-cert/--redis-key (a client certificate issued by the test
+    intermediate CA, sent with its chain), share a line and a name; node
+    n, with --redis-cafile but no client certificate, cannot link: its
+    users are told other servers are unavailable, its log (-v) says why
+    (Redis's TLS 1.3 alert: certificate required) and it serves its own
+    users alone. Skips (77) without the openssl command or a redis-server
+    built with TLS."""
+    import tlstest
+    with tlstest.Certs() as certs, Cluster(chatd, redis_up=False) as c:
+        ca, mine = certs.path("ca.pem"), client_cert(certs)
+        start_tls_redis(c.redis, certs, "yes", mine)
+        url = "rediss://127.0.0.1:%d" % c.redis.port
+        cert = ("--redis-cert", mine[0], "--redis-key", mine[1])
+        a = c.node("a", "--redis-cafile", ca, *cert, url=url)
+        b = c.node("b", "--redis-cafile", ca, *cert, url=url)
+        # -v: the alert is logged (debug) as the relay reads it; the
+        # warning's reason is whichever of the two connections failed last.
+        n = c.node("n", "--redis-cafile", ca, "-v", url=url)
+        alice, bob = c.user(a, "alice"), c.user(b, "bob")
+        linked(alice, bob)
+
+        nina, ned = c.user(n, "nina"), c.user(n, "ned")
+        for u in (nina, ned):
+            told(u, UNAVAILABLE)
+        logged(n, b"tlsv13 alert certificate required")
+        nina.says("alone on n", ned)
+        wait_for_list(ned, "/users", "Users - " + listed("ned", "nina"))
+        nina.rename("bob")  # node n does not know node b's bob
+        check(not any("alone on n" in line for line in alice.seen + bob.seen),
+              "a line of node n crossed without a client certificate")
+        wait_for_list(alice, "/users", "Users - alice, bob")
+        check(b"certificate required" not in a.text() + b.text(),
+              "node a or b was refused: " + a.log_text() + b.log_text())
+
+
+def test_rediss_insecure_skips_verification(prog, chatd):
+    """The same Redis (TLS only, client certificates required): node i
+    with --redis-insecure and no --redis-cafile (the system's CAs do not
+    know the test CA) and node a with --redis-cafile, both with the
+    client certificate, share a line each way, a direct message and a
+    name. Skips (77) without the openssl command or a redis-server built
+    with TLS."""
+    import tlstest
+    with tlstest.Certs() as certs, Cluster(chatd, redis_up=False) as c:
+        mine = client_cert(certs)
+        start_tls_redis(c.redis, certs, "yes", mine)
+        url = "rediss://127.0.0.1:%d" % c.redis.port
+        cert = ("--redis-cert", mine[0], "--redis-key", mine[1])
+        a = c.node("a", "--redis-cafile", certs.path("ca.pem"), *cert,
+                   url=url)
+        i = c.node("i", "--redis-insecure", *cert, url=url)
+        alice, ivy = c.user(a, "alice"), c.user(i, "ivy")
+        settle(alice, ivy)
+        ivy.says("unverified but linked", alice)
+        alice.says("heard you", ivy)
+        alice.send("/msg ivy psst")
+        ivy.skip_to("from alice: psst")
+        ivy.send("/name alice")
+        ivy.skip_to("alice is already taken")
+        wait_for_list(alice, "/users", "Users - alice, ivy")
+        check(b"certificate verify failed" not in i.text(),
+              "node i verified: " + i.log_text())
 
 
 if __name__ == "__main__":
