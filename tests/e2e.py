@@ -44,6 +44,16 @@ class Failure(Exception):
     pass
 
 
+def file_bytes(f):
+    """Everything in f (a file a child process writes its output to), read
+    through a file description of our own: f's is shared with the child,
+    and seeking it to read would move where the child writes next, so the
+    child would write over what it wrote (seen: s_server's log losing its
+    first byte)."""
+    with open("/proc/self/fd/%d" % f.fileno(), "rb") as g:
+        return g.read()
+
+
 class Skip(Exception):
     """The test cannot run on this machine (meson's SKIP, exit 77)."""
 
@@ -100,8 +110,7 @@ class Chatd:
 
     def text(self):
         """chatd's log so far, as bytes."""
-        self.log.seek(0)
-        return self.log.read()
+        return file_bytes(self.log)
 
     def kill(self):
         self.stopped = True

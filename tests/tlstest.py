@@ -17,7 +17,7 @@ import tempfile
 import threading
 import time
 
-from e2e import WAIT, Chatd, Failure, Skip
+from e2e import WAIT, Chatd, Failure, Skip, file_bytes
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MKCERTS = os.path.join(HERE, "tls", "mkcerts.sh")
@@ -269,8 +269,7 @@ class SServer:
         self.proc.stdin.flush()
 
     def out(self):
-        self.log.seek(0)
-        return self.log.read().decode("utf-8", "replace")
+        return file_bytes(self.log).decode("utf-8", "replace")
 
     def stop(self):
         if self.proc.poll() is None:

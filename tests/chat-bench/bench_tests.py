@@ -23,7 +23,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from e2e import (WAIT, Chatd, Failure, Skip, check, main,  # noqa: E402
-                 need_ipv6, refusing_port, slowdown)
+                 file_bytes, need_ipv6, refusing_port, slowdown)
 from tlstest import Certs, TlsProxy, tls_chatd  # noqa: E402
 
 DRAIN = str(5 * slowdown())  # chat-bench --drain-timeout
@@ -100,9 +100,8 @@ class Redis:
         while not self.listening():
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()
-                self.log.seek(0)
                 raise Failure("redis-server did not start: %r" %
-                              self.log.read())
+                              file_bytes(self.log))
             time.sleep(0.02)
 
     def listening(self):

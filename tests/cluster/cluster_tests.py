@@ -1314,6 +1314,14 @@ def clean(line):
                    0x7F <= ord(ch) <= 0x9F or ch == "\ufffd" for ch in line)
 
 
+def sanitized(prog):
+    """prog is built with AddressSanitizer, which keeps freed memory in
+    quarantine (up to 256 MiB by default): its RSS says nothing of what
+    chatd holds. The gcc build's and valgrind's runs check memory."""
+    with open(prog, "rb") as f:
+        return b"__asan_init" in f.read()
+
+
 def rss_kib(d):
     """VmRSS of node d's process (valgrind's, under the wrapper), KiB."""
     with open("/proc/%d/status" % d.proc.pid) as f:
@@ -1649,9 +1657,10 @@ def test_a_flood_from_the_bus_does_not_stall_local_chat(prog, chatd):
                                     len(said), dropped, dropped_for, rss0,
                                     rss))
         check(during >= 1, "no chat while the flood was being applied")
-        check(rss - rss0 < 100 << 10, "node a grew from %d to %d KiB" % (
-            rss0, rss))
-        check(slow or rss < 200 << 10, "node a reached %d KiB" % rss)
+        if not sanitized(chatd):
+            check(rss - rss0 < 100 << 10, "node a grew from %d to %d KiB" % (
+                rss0, rss))
+            check(slow or rss < 200 << 10, "node a reached %d KiB" % rss)
         for u in (alice, ann):
             check(not any("flood" in line for line in u.seen),
                   "%s, in main, got a line of room flood" % u.who)

@@ -30,7 +30,7 @@ import urllib.request
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 ".."))
-from e2e import WAIT, Chatd, Failure, Skip, check  # noqa: E402
+from e2e import WAIT, Chatd, Failure, Skip, check, file_bytes  # noqa: E402
 
 # Loopback only: a proxy from the environment must not see these requests.
 HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -129,8 +129,7 @@ class Prometheus:
         raise Failure("prometheus not ready: " + self.log_text())
 
     def log_text(self):
-        self.log.seek(0)
-        return self.log.read().decode("utf-8", "replace")[-4000:]
+        return file_bytes(self.log).decode("utf-8", "replace")[-4000:]
 
     def query(self, expr):
         """The value of an instant query with one result, or None."""

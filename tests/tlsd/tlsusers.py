@@ -178,8 +178,7 @@ class ProgramUser(Lines):
         self.proc.stdin.close()
 
     def err(self):
-        self.errors.seek(0)
-        return self.errors.read().decode("utf-8", "replace")
+        return e2e.file_bytes(self.errors).decode("utf-8", "replace")
 
     def wait(self):
         """The program's exit status (it must exit)."""
