@@ -242,7 +242,10 @@ static void close_pair(struct pair *p, const char *why)
     struct chatd_rtls *t = p->t;
 
     if (why) {
-        snprintf(t->why, sizeof t->why, "%s", why);
+        /* The first reason of a connect cycle is the one to tell: the
+         * other connection then fails only because Redis hung up. */
+        if (!t->why[0])
+            snprintf(t->why, sizeof t->why, "%s", why);
         log_debug("redis TLS %s: %s", t->host, why);
     }
     if (p->ssl && p->state == P_OPEN && !p->net_eof && p->wr_want == W_NONE)
@@ -335,7 +338,6 @@ static int handshake(struct pair *p)
     if (rc == 1) {
         p->state = P_OPEN;
         p->hs_want = W_NONE;
-        p->t->why[0] = '\0';
         log_debug("redis TLS %s: %s, %s", p->t->host, SSL_get_version(p->ssl),
                   SSL_get_cipher_name(p->ssl));
         return 1;
@@ -597,6 +599,8 @@ static void new_pair(struct chatd_rtls *t, int fd)
         snprintf(t->why, sizeof t->why, "out of memory");
         return;
     }
+    if (t->npairs == 0)
+        t->why[0] = '\0'; /* a new connect cycle: no reason yet */
     p->t = t;
     p->plain = fd;
     p->net = -1;
