@@ -112,15 +112,7 @@ done
 
 # ---- the tables --------------------------------------------------------------
 
-field() { # RESULT-LINE KEY
-    echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1
-}
-div() { # A B [FORMAT]: A / B, "-" when either is missing or B is 0
-    awk -v a="$1" -v b="$2" -v f="${3:-%.0f}" \
-        'BEGIN {if (a != "" && a != "-" && b + 0 > 0) printf f "\n", a / b; else print "-"}'
-}
-ns_dlv() { div "$(field "$1" srv_cpu_s)e9" "$(field "$1" delivered)"; }
-median() { grep -v '^-$' | sort -g | awk '{v[NR] = $1} END {print NR ? v[int((NR + 1) / 2)] : "-"}'; }
+. "$ROOT/bench/common.sh" # free_port, listening, field, div, ns_dlv, median
 whole() { awk '$1 == "-" {print; next} {printf "%.0f\n", $1}'; }
 span() { grep -v '^-$' | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {print NR ? lo "-" hi : "-"}'; }
 
@@ -231,10 +223,6 @@ stop_all() {
 trap stop_all EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-listening() { [ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]; }
 
 # wait_for PID SECONDS TEST...: until TEST succeeds; fails if PID dies first.
 wait_for() {

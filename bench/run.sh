@@ -129,11 +129,9 @@ start_chatd() {
     exit 1
 }
 
-# A port nobody listens on (redis cannot be told to pick one).
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+. "$ROOT/bench/common.sh" # free_port (its field is another: --json)
 
+# run.sh's own: a connect (it predates common.sh's ss test).
 listening() {
     python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' \
         "$1" 2>/dev/null

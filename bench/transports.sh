@@ -74,14 +74,7 @@ done
 mkdir -p "$OUT" || exit 1
 log() { echo "== $*" >&2; }
 
-field() { # RESULT-LINE KEY
-    echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1
-}
-ns_dlv() { # RESULT-LINE: server CPU ns per delivery to receivers
-    awk -v c="$(field "$1" srv_cpu_s)" -v d="$(field "$1" delivered)" \
-        'BEGIN {if (d > 0) printf "%.0f\n", c * 1e9 / d; else print "-"}'
-}
-median() { sort -g | awk '{a[NR] = $1} END {if (NR) print a[int((NR + 1) / 2)]; else print "-"}'; }
+. "$ROOT/bench/common.sh" # free_port, listening, field, ns_dlv, median
 range() { sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {if (NR) print lo "-" hi}'; }
 
 fanout_tables() { # the tables of $OUT/fanout.txt
@@ -190,10 +183,6 @@ stop_all() {
 trap stop_all EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-listening() { [ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]; }
 
 # start TARGET LOGDIR: the server, its pid and port in PID[TARGET], PORT[TARGET].
 start() {
