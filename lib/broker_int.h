@@ -258,8 +258,6 @@ void chat_fetch_note(chat_broker *b, chat_room *r, const chat_wire *w);
 void chat_fetch_waiter_gone(chat_broker *b, const char *key);
 /* Free what a fetch holds (the broker is freed). */
 void chat_fetch_clear(chat_broker *b, chat_room *r);
-/* The replica forgets every remote user (remote.c). */
-void chat_remote_drop_all(chat_broker *b);
 /* A new name no one here knows of (the generator's), or -1 when the
  * generator is exhausted; *plain as chat_namegen_next says. */
 int chat_broker_fresh_name(chat_broker *b, char out[32], int *plain);

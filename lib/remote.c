@@ -106,12 +106,13 @@ void chat_remote_drop_node(chat_broker *b, const char *node,
         chat_remote *batch[64], *u;
         size_t n = 0, pos = 0;
         while (n < 64 && (u = chat_map_next(&b->remote, &pos)))
-            if (strcmp(u->node, node) == 0)
+            if (!node || strcmp(u->node, node) == 0)
                 batch[n++] = u;
         if (n == 0)
             return;
         for (size_t i = 0; i < n; i++) {
-            fn(b, batch[i]);
+            if (fn)
+                fn(b, batch[i]);
             chat_remote_drop(b, batch[i]);
         }
     }
@@ -119,16 +120,7 @@ void chat_remote_drop_node(chat_broker *b, const char *node,
 
 void chat_remote_drop_all(chat_broker *b)
 {
-    chat_remote *batch[64], *u;
-    size_t n;
-    do { /* as in chat_remote_drop_node: never change the map mid-walk */
-        size_t pos = 0;
-        n = 0;
-        while (n < 64 && (u = chat_map_next(&b->remote, &pos)))
-            batch[n++] = u;
-        for (size_t i = 0; i < n; i++)
-            chat_remote_drop(b, batch[i]);
-    } while (n);
+    chat_remote_drop_node(b, NULL, NULL); /* quietly */
 }
 
 void chat_remote_free_all(chat_broker *b)

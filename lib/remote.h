@@ -38,8 +38,11 @@ void chat_remote_drop(struct chat_broker *b, chat_remote *u);
  * memory (u is then dropped). */
 int chat_remote_rename(struct chat_broker *b, chat_remote *u, const char *name);
 
-/* Every remote user of node, one by one: drop each after announcing it
- * (fn), e.g. when the node is gone. */
+/* The replica forgets every remote user, quietly (the link is down). */
+void chat_remote_drop_all(struct chat_broker *b);
+
+/* Every remote user of node (NULL: of every node), one by one: drop each
+ * after announcing it (fn, or NULL for none), e.g. when the node is gone. */
 void chat_remote_drop_node(struct chat_broker *b, const char *node,
                            void (*fn)(struct chat_broker *b, chat_remote *u));
 
