@@ -130,11 +130,11 @@ static void merge(chat_broker *b, chat_room *r, const chat_bytes *msgs,
 {
     uint32_t limit = b->opt.history, have = r->history.count;
     uint32_t room = limit > have ? limit - have : 0, got = 0;
-    chat_line **stored = room ? chat_mem_alloc(&b->alloc,
-                                               room * sizeof(*stored))
-                              : NULL;
+    if (!n || !room)
+        return; /* nothing stored, or the lines that came fill it */
+    chat_line **stored = chat_mem_alloc(&b->alloc, room * sizeof(*stored));
     if (!stored)
-        return; /* no memory (or no room): the lines that came will do */
+        return; /* no memory: the lines that came will do */
     for (size_t i = 0; i < n && got < room; i++) {
         chat_line *l = stored_line(b, r, &msgs[i]);
         if (l)
